@@ -1,0 +1,57 @@
+"""The ``bcc-core`` command: inspect, check and load BPF objects."""
+import argparse
+import sys
+
+from .errors import BccCoreError
+
+
+def cmd_info(args):
+    from . import elf
+    from .map import TYPE_NAMES
+    from .sec import PROG_TYPE_NAMES
+    spec = elf.load_spec(args.obj)
+    print("object %s  license %s" % (spec.path, spec.license))
+    for p in spec.programs:
+        print("  program %-24s SEC(\"%s\")  %s  %d insns" % (
+            p.name, p.section, PROG_TYPE_NAMES[p.prog_type], p.insn_cnt))
+    for p in spec.subprogs:
+        print("  subprog %-24s %d insns" % (p.name, p.insn_cnt))
+    for m in spec.maps:
+        print("  map     %-24s %s key %d value %d max %d" % (
+            m.name, TYPE_NAMES[m.type] if m.type < len(TYPE_NAMES) else m.type,
+            m.key_size, m.value_size, m.max_entries))
+    for e in spec.externs:
+        print("  extern  %-24s %s%s" % (e.name, e.kind, " (weak)" if e.weak else ""))
+    return 0
+
+
+def cmd_load(args):
+    from .loader import Object
+    with Object(args.obj, btf=args.btf) as o:
+        for p in o.programs.values():
+            print("loaded %s fd %d (%d insns)" % (p.name, p.fd, len(p.insns or b"") // 8))
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="bcc-core", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("info", help="list an object's programs, maps and externs")
+    p.add_argument("obj")
+    p.set_defaults(fn=cmd_info)
+    p = sub.add_parser("load", help="load every program of an object, then unload")
+    p.add_argument("obj")
+    p.add_argument("--btf", help="relocate against this BTF instead of the kernel's")
+    p.set_defaults(fn=cmd_load)
+    args = ap.parse_args(argv)
+    try:
+        return args.fn(args)
+    except BccCoreError as e:
+        print("bcc-core: error: %s" % e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Attach points: tracepoints, raw tracepoints, perf events, kprobes/uprobes (perf PMU or
+tracefs), BTF-based tracing programs.  Each attachment is a :class:`Link` that releases
+everything it created (link fd, perf event fd, tracefs probe entry) on close()."""
+import errno
+import fcntl
+import os
+
+from . import _sys
+from . import features
+from ._sys import ffi
+from .errors import AttachError, NotSupportedError, syscall_error
+
+PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT = 0, 1, 2
+PERF_FLAG_FD_CLOEXEC = 8
+PERF_EVENT_IOC_ENABLE = 0x2400
+PERF_EVENT_IOC_DISABLE = 0x2401
+PERF_EVENT_IOC_SET_BPF = 0x40042408
+BPF_PERF_EVENT = 41       # enum bpf_attach_type
+ATTR_FLAG_DISABLED = 1
+
+_live = set()             # every open Link, for emergency cleanup
+
+
+class Link:
+    """One attachment.  ``fd`` is the bpf_link fd (or -1 for legacy ioctl attachments),
+    ``perf_fd`` the perf event fd, ``cleanup`` extra undo actions (tracefs entries)."""
+
+    def __init__(self, kind, target, prog, fd=-1, perf_fd=-1, cleanup=None):
+        self.kind, self.target, self.prog = kind, target, prog
+        self.fd, self.perf_fd = fd, perf_fd
+        self._cleanup = cleanup or []
+        _live.add(self)
+
+    def __repr__(self):
+        return "<Link %s %s fd=%d>" % (self.kind, self.target, self.fd)
+
+    def close(self):
+        if self.perf_fd >= 0:
+            try:
+                fcntl.ioctl(self.perf_fd, PERF_EVENT_IOC_DISABLE, 0)
+            except OSError:
+                pass
+        _sys.close(self.fd)
+        _sys.close(self.perf_fd)
+        self.fd = self.perf_fd = -1
+        while self._cleanup:
+            fn = self._cleanup.pop()
+            try:
+                fn()
+            except OSError:
+                pass
+        _live.discard(self)
+
+    detach = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+def close_all():
+    for l in list(_live):
+        l.close()
+
+
+def tracepoint_id(category, name):
+    tf = features.tracefs(mount=True)
+    if tf is None:
+        raise AttachError("tracefs is not mounted and cannot be mounted at "
+                          "/sys/kernel/tracing")
+    path = os.path.join(tf, "events", category, name, "id")
+    try:
+        with open(path) as f:
+            return int(f.read())
+    except FileNotFoundError:
+        raise AttachError("tracepoint %s:%s does not exist (%s)"
+                          % (category, name, path)) from None
+
+
+def tracepoint_exists(category, name):
+    tf = features.tracefs(mount=True)
+    return bool(tf) and os.path.exists(os.path.join(tf, "events", category, name))
+
+
+def perf_event_open_tp(tp_id, pid=-1, cpu=0):
+    a = _sys.new_perf_attr()
+    a.type = PERF_TYPE_TRACEPOINT
+    a.config = tp_id
+    a.sample_period = 1
+    a.wakeup_events = 1
+    return _sys.perf_event_open(a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)
+
+
+def attach_perf_event_fd(prog, pfd, kind, target, cleanup=None, cookie=0):
+    """Attach prog to an open perf event: bpf_link (BPF_LINK_CREATE) when the kernel has
+    it, else the PERF_EVENT_IOC_SET_BPF ioctl.  Takes ownership of pfd."""
+    a = _sys.new_attr()
+    lc = a.link_create
+    lc.prog_fd = prog.fd
+    lc.target_fd = pfd
+    lc.attach_type = BPF_PERF_EVENT
+    lc.a = cookie
+    fd, err = _sys.bpf_errno(_sys.BPF_LINK_CREATE, a)
+    if fd >= 0:
+        return Link(kind, target, prog, fd=fd, perf_fd=pfd, cleanup=cleanup)
+    try:
+        fcntl.ioctl(pfd, PERF_EVENT_IOC_SET_BPF, prog.fd)
+        fcntl.ioctl(pfd, PERF_EVENT_IOC_ENABLE, 0)
+    except OSError as e:
+        os.close(pfd)
+        for fn in cleanup or ():
+            fn()
+        raise AttachError("cannot attach program '%s' to %s %s: %s"
+                          % (prog.name, kind, target, e.strerror)) from e
+    return Link(kind, target, prog, perf_fd=pfd, cleanup=cleanup)
+
+
+def attach_tracepoint(prog, category, name):
+    tp = tracepoint_id(category, name)
+    pfd = perf_event_open_tp(tp, -1, 0)
+    return attach_perf_event_fd(prog, pfd, "tracepoint", "%s:%s" % (category, name))
+
+
+def attach_raw_tracepoint(prog, name):
+    nm = ffi.new("char[]", name.encode())
+    a = _sys.new_attr()
+    a.raw_tp.name = _sys.ptr(nm)
+    a.raw_tp.prog_fd = prog.fd
+    fd, err = _sys.bpf_errno(_sys.BPF_RAW_TRACEPOINT_OPEN, a)
+    if fd < 0:
+        raise AttachError("cannot attach program '%s' to raw tracepoint '%s': %s"
+                          % (prog.name, name, os.strerror(err))) from syscall_error(
+                              err, "BPF_RAW_TRACEPOINT_OPEN", name)
+    return Link("raw_tracepoint", name, prog, fd=fd)
+
+
+def attach_trace(prog):
+    """fentry/fexit/tp_btf/fmod_ret/lsm: the target is in the program (attach_btf_id)."""
+    a = _sys.new_attr()
+    a.raw_tp.name = 0
+    a.raw_tp.prog_fd = prog.fd
+    fd, err = _sys.bpf_errno(_sys.BPF_RAW_TRACEPOINT_OPEN, a)
+    if fd < 0:
+        raise AttachError("cannot attach program '%s' (%s): %s"
+                          % (prog.name, prog.section, os.strerror(err)))
+    return Link("trace", prog.spec.attach_target, prog, fd=fd)
+
+
+def attach_auto(prog):
+    """Attach a program where its SEC() name says (libbpf's auto-attach), or return None
+    when the section carries no target (e.g. SEC("tp") or socket filters)."""
+    sd = prog.spec.sec_def
+    tgt = prog.spec.attach_target
+    kind = sd.attach_kind
+    if kind == "tracepoint":
+        if "/" not in tgt:
+            return None
+        cat, name = tgt.split("/", 1)
+        return attach_tracepoint(prog, cat, name)
+    if kind == "raw_tp":
+        return attach_raw_tracepoint(prog, tgt) if tgt else None
+    if kind in ("trace", "lsm"):
+        return attach_trace(prog)
+    if kind in ("kprobe", "kretprobe", "ksyscall", "kretsyscall"):
+        if not tgt:
+            return None
+        from . import probe
+        return probe.attach_kprobe(prog, tgt, retprobe=kind in ("kretprobe", "kretsyscall"),
+                                   syscall=kind.endswith("syscall"))
+    return None

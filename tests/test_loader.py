@@ -1,0 +1,68 @@
+"""The loader on the real kernel: maps, global data, rodata knobs, subprograms, kconfig."""
+import os
+
+import pytest
+
+from bcc_core import link
+from bcc_core.kconfig import kernel_version
+from bcc_core.loader import Object
+from conftest import open_fds
+
+
+def getppid_n(n):
+    for _ in range(n):
+        os.getppid()
+
+
+def test_tracepoint_maps_bss_subprog_kconfig(bpf_obj):
+    path = bpf_obj("basic")
+    me = os.getpid()
+    with Object(path, rodata={"target_tgid": me, "multiplier": 3}) as o:
+        assert o.btf_fd >= 0, "object BTF should load into the kernel"
+        assert set(o.maps) == {"counts", ".rodata", ".data", ".bss", ".kconfig"}
+        assert o.rodata.as_dict() == {"target_tgid": me, "multiplier": 3}
+        assert o.data["data_var"] == 42
+        with link.attach_auto(o.program("on_getppid")):
+            getppid_n(7)
+        # the knob filtered on our tgid and multiplied through the subprogram
+        assert o.bss["hits"] == 21
+        assert o.data["data_var"] == 42 + 7
+        counts = dict(o.map("counts").items())
+        assert counts == {me.to_bytes(4, "little"): (21).to_bytes(8, "little")}
+        # kconfig externs: version as libbpf computes it from uname, CONFIG_HZ from config
+        assert o.bss["kver"] == kernel_version()
+        rel = os.uname().release.split("-")[0].split(".")
+        assert o.bss["kver"] >> 16 == int(rel[0]) and (o.bss["kver"] >> 8) & 0xFF == int(rel[1])
+        from bcc_core.kconfig import read_config
+        hz = read_config().get("CONFIG_HZ")
+        assert o.bss["hz"] == (int(hz) if hz else 0)
+        assert o.data["missing"] == 0       # weak extern missing from config -> 0
+        assert o.bss["last_ns"] > 0
+        # .bss is writable from user space
+        o.bss["hits"] = 5
+        assert o.bss["hits"] == 5
+
+
+def test_rodata_knob_changes_behaviour(bpf_obj):
+    path = bpf_obj("basic")
+    # a target tgid that is not ours: nothing counted
+    with Object(path, rodata={"target_tgid": 1}) as o:
+        with link.attach_auto(o.program("on_getppid")):
+            getppid_n(5)
+        assert o.bss["hits"] == 0
+        assert list(o.map("counts").keys()) == []
+        # rodata is frozen: user space cannot change it after load
+        with pytest.raises(OSError):
+            o.rodata["target_tgid"] = 0
+
+
+def test_no_fd_leak(bpf_obj):
+    path = bpf_obj("basic")
+    before = open_fds()
+    for _ in range(3):
+        o = Object(path)
+        l = link.attach_auto(o.program("on_getppid"))
+        getppid_n(1)
+        l.close()
+        o.close()
+    assert open_fds() == before
