@@ -49,7 +49,7 @@ def trampolines():
         return True, ""
     if err in (errno.EPERM, errno.ENOTSUPP if hasattr(errno, "ENOTSUPP") else 524, 524,
                errno.EOPNOTSUPP, errno.EINVAL):
-        return False, ("BPF trampolines (fentry/fexit/tp_btf/lsm) are not available on "
+        return False, ("BPF trampolines (fentry/fexit/fmod_ret/lsm) are not available on "
                        "this kernel (probe load returned %s)" % errno.errorcode.get(err, err))
     return False, "fentry probe failed: %s" % os.strerror(err)
 

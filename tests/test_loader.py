@@ -66,3 +66,59 @@ def test_no_fd_leak(bpf_obj):
         l.close()
         o.close()
     assert open_fds() == before
+
+
+def test_verifier_rejection_names_program_and_source_line(bpf_obj):
+    from bcc_core.errors import VerifierError
+    path = bpf_obj("rejected")
+    before = open_fds()
+    with pytest.raises(VerifierError) as ei:
+        Object(path)
+    e = ei.value
+    assert e.program == "bad_deref"
+    assert "rejected.bpf.c:" in (e.source_line or "")
+    assert "BAD_LINE" in e.source_line
+    assert "invalid mem access" in e.log or "map_value_or_null" in e.log
+    assert "bad_deref" in str(e) and "verifier log" in str(e)
+    assert open_fds() == before          # maps and BTF of the failed object are closed
+    # the good program alone loads
+    with Object(path, autoload={"bad_deref": False}) as o:
+        assert o.program("good").fd >= 0 and o.program("bad_deref").fd == -1
+
+
+def test_trampoline_programs_report_missing_feature(bpf_obj):
+    from bcc_core import features
+    from bcc_core.errors import NotSupportedError
+    path = bpf_obj("features")
+    ok, why = features.trampolines()
+    if ok:
+        pytest.skip("this kernel has BPF trampolines; fentry is exercised in the guest")
+    print("host lacks trampolines:", why)
+    with pytest.raises(NotSupportedError) as ei:
+        Object(path, autoload={"on_openat2_fentry": True, "on_openat2_kprobe": False})
+    msg = str(ei.value)
+    assert "on_openat2_fentry" in msg and "trampolines" in msg and "tracepoint" in msg
+
+
+def test_tp_btf_program_runs(bpf_obj):
+    """tp_btf needs no trampoline: it attaches like a raw tracepoint with BTF args."""
+    import time
+    path = bpf_obj("features")
+    with Object(path, autoload={"on_switch_btf": True, "on_openat2_kprobe": False}) as o:
+        with link.attach_auto(o.program("on_switch_btf")):
+            time.sleep(0.05)
+        assert o.bss["tp_btf_hits"] > 0
+
+
+def test_kprobe_program_loads_but_attach_reports_missing_kprobes(bpf_obj):
+    from bcc_core import features
+    from bcc_core.errors import NotSupportedError
+    path = bpf_obj("features")
+    with Object(path) as o:
+        p = o.program("on_openat2_kprobe")
+        assert p.fd >= 0        # kprobe programs load even without CONFIG_KPROBES
+        ok, why = features.kprobes()
+        if ok:
+            pytest.skip("this kernel has kprobes; exercised in the guest tests")
+        with pytest.raises(NotSupportedError, match="kprobes are not available"):
+            link.attach_auto(p)
