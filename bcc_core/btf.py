@@ -116,13 +116,13 @@ class BTF:
         self.type_end = self.type_start + type_len
         self.str_start = hdr_len + str_off
         self.str_end = self.str_start + str_len
-        self.strings = self.data[self.str_start:self.str_end]
-        if str_len and self.strings[-1:] != b"\0":
+        self.str_len = str_len
+        if str_len and self.data[self.str_end - 1] != 0:
             raise BTFError("string section is not NUL-terminated", where)
-        if base is None and str_len and self.strings[:1] != b"\0":
+        if base is None and str_len and self.data[self.str_start] != 0:
             raise BTFError("string section must start with an empty string", where)
         self.start_id = base.nr_types if base is not None else 1
-        self.str_base = len(base.strings) if base is not None else 0
+        self.str_base = base.str_len if base is not None else 0
         self._cache = {}
         if index is not None:
             self._offs, self._name_offs = index
@@ -172,22 +172,24 @@ class BTF:
         if off < self.str_base:
             return self.base.string(off)
         off -= self.str_base
-        if off >= len(self.strings):
+        if off >= self.str_len:
             raise BTFError("string offset %d out of range" % off, self.where)
-        end = self.strings.index(b"\0", off)
-        return self.strings[off:end].decode("utf-8", "replace")
+        start = self.str_start + off
+        end = self.data.index(b"\0", start, self.str_end)
+        return self.data[start:end].decode("utf-8", "replace")
 
     def _string_offsets(self, name, prefix=False):
         """Offsets of strings equal to ``name`` (or starting with it, if prefix)."""
         needle = b"\0" + name.encode()
         if not prefix:
             needle += b"\0"
-        s = self.strings
+        s, lo, hi = self.data, self.str_start, self.str_end
+        base = self.str_base - lo + 1
         out = []
-        i = s.find(needle)
+        i = s.find(needle, lo, hi)
         while i >= 0:
-            out.append(i + 1 + self.str_base)
-            i = s.find(needle, i + 1)
+            out.append(i + base)
+            i = s.find(needle, i + 1, hi)
         return out
 
     def _ids_with_name_off(self, str_off):
@@ -429,6 +431,16 @@ def cache_dir():
     return d
 
 
+def content_key(data):
+    """A hash of file contents for cache keys (BLAKE2 without importing OpenSSL, which
+    costs ~4 MiB of RSS through hashlib)."""
+    try:
+        from _blake2 import blake2b
+    except ImportError:
+        from hashlib import blake2b
+    return blake2b(data, digest_size=16).hexdigest()
+
+
 def load_file(path, base=None, cache=True):
     """BTF from a raw BTF file (e.g. /sys/kernel/btf/vmlinux) or an ELF with .BTF
     (a kernel image vmlinux, a .o).  The name index of large files is cached on disk."""
@@ -444,8 +456,7 @@ def load_file(path, base=None, cache=True):
             raise BTFError("ELF file has no .BTF section", path)
     if not cache or len(data) < (1 << 20):
         return BTF(data, base=base, where=path)
-    import hashlib
-    key = hashlib.blake2b(data, digest_size=16).hexdigest()
+    key = content_key(data)
     cpath = os.path.join(cache_dir(), "btf-%s.idx" % key)
     index = None
     try:

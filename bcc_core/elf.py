@@ -565,7 +565,6 @@ class _Parser:
 def load_spec(path=None, data=None, cache=True):
     """ObjectSpec for a file (or bytes), from the on-disk cache when the same content was
     parsed before.  The cache is keyed by the content hash and bcc-core's spec version."""
-    import hashlib
     import pickle
     if data is None:
         try:
@@ -576,7 +575,7 @@ def load_spec(path=None, data=None, cache=True):
     path = path or "<memory>"
     if not cache:
         return parse(data, path)
-    key = hashlib.blake2b(data, digest_size=16).hexdigest()
+    key = _btf.content_key(data)
     st = os.stat(__file__)   # a changed parser invalidates its cached specs
     cpath = os.path.join(_btf.cache_dir(), "obj-%d-%x-%s.pickle"
                          % (SPEC_VERSION, int(st.st_mtime) ^ st.st_size, key))
