@@ -17,6 +17,10 @@
 #define EXPECT_POISON (-0x7ead0001LL)
 #define OFF(T, f) __builtin_offsetof(T, f)
 #define FSIZE(T, f) sizeof(((T *)0)->f)
+#define FIELD_INFO(T, f, kind) __builtin_preserve_field_info(((T *)0)->f, kind)
+#define bpf_core_field_signed(T, f) FIELD_INFO(T, f, BPF_FIELD_SIGNED)
+#define bpf_core_field_lshift(T, f) FIELD_INFO(T, f, BPF_FIELD_LSHIFT_U64)
+#define bpf_core_field_rshift(T, f) FIELD_INFO(T, f, BPF_FIELD_RSHIFT_U64)
 
 #ifdef TARGET
 #define CHECK(name, local_expr, target_expr) \

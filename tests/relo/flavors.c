@@ -27,19 +27,21 @@ struct core_reloc_flavors___reversed {
 	struct { unsigned int b; };
 	unsigned long a;
 };
-/* deeper, with padding fields and a double flavor suffix */
-struct core_reloc_nesting___extra___x {
+/* deeper, with padding fields */
+struct core_reloc_nesting___extra {
 	int pad1;
 	struct {
 		int pad2;
 		union {
 			long pad3;
-			struct { long pad4; int a; } a;
+			struct { long pad4; int a; };	/* a.a.a found inside an anonymous struct */
 		} a;
 	} a;
 	int pad5;
-	union { long pad6; struct { int pad7; union { char pad8; int b; } b; } b; } b;
+	union { long pad6; struct { int pad7; int b; } b; } b;	/* struct vs union: fine */
 };
+/* only the last ___suffix is stripped: essential name core_reloc_flavors___x */
+struct core_reloc_flavors___x___y { int a; };
 struct core_reloc_anon { int x; int y; long z; long w_pad; int w; };
 #endif
 
@@ -51,10 +53,11 @@ CHECK(flav_c, bpf_core_field_offset(struct core_reloc_flavors___reversed, c),
       OFF(struct core_reloc_flavors, c))
 CHECK(flav_a_sz, bpf_core_field_size(struct core_reloc_flavors___reversed, a),
       FSIZE(struct core_reloc_flavors, a))
-CHECK(nest_aaa, bpf_core_field_offset(struct core_reloc_nesting___extra___x, a.a.a),
+CHECK(nest_aaa, bpf_core_field_offset(struct core_reloc_nesting___extra, a.a.a),
       OFF(struct core_reloc_nesting, a.a.a))
-CHECK(nest_bbb, bpf_core_field_offset(struct core_reloc_nesting___extra___x, b.b.b),
+CHECK(nest_bbb, bpf_core_field_offset(struct core_reloc_nesting___extra, b.b.b),
       OFF(struct core_reloc_nesting, b.b.b))
+CHECK(flav_double, bpf_core_field_offset(struct core_reloc_flavors___x___y, a), EXPECT_POISON)
 CHECK(anon_x, bpf_core_field_offset(struct core_reloc_anon, x), OFF(struct core_reloc_anon, x))
 CHECK(anon_y, bpf_core_field_offset(struct core_reloc_anon, y), OFF(struct core_reloc_anon, y))
 CHECK(anon_z, bpf_core_field_offset(struct core_reloc_anon, z), OFF(struct core_reloc_anon, z))
