@@ -1,0 +1,192 @@
+"""Perf event ring buffers (BPF_MAP_TYPE_PERF_EVENT_ARRAY readers) over mmap + epoll."""
+import fcntl
+import mmap
+import os
+import select
+import struct
+
+from . import _sys
+from .errors import BccCoreError
+from .link import PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_FLAG_FD_CLOEXEC
+
+PERF_TYPE_SOFTWARE = 1
+PERF_COUNT_SW_BPF_OUTPUT = 10
+PERF_SAMPLE_RAW = 1 << 10
+PERF_RECORD_LOST = 2
+PERF_RECORD_SAMPLE = 9
+PAGE = mmap.PAGESIZE
+
+_u64 = struct.Struct("<Q")
+_hdr = struct.Struct("<IHH")
+_u32 = struct.Struct("<I")
+
+
+def online_cpus():
+    with open("/sys/devices/system/cpu/online") as f:
+        spec = f.read().strip()
+    out = []
+    for part in spec.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.extend(range(int(a), int(b) + 1))
+        elif part:
+            out.append(int(part))
+    return out
+
+
+class _CpuRing:
+    __slots__ = ("cpu", "fd", "mm", "size", "mask", "data_off")
+
+    def __init__(self, cpu, page_cnt):
+        a = _sys.new_perf_attr()
+        a.type = PERF_TYPE_SOFTWARE
+        a.config = PERF_COUNT_SW_BPF_OUTPUT
+        a.sample_type = PERF_SAMPLE_RAW
+        a.sample_period = 1
+        a.wakeup_events = 1
+        self.cpu = cpu
+        self.fd = _sys.perf_event_open(a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC,
+                                       what="perf buffer on cpu %d" % cpu)
+        try:
+            self.size = page_cnt * PAGE
+            self.mm = mmap.mmap(self.fd, self.size + PAGE, mmap.MAP_SHARED,
+                                mmap.PROT_READ | mmap.PROT_WRITE)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        self.mask = self.size - 1
+        self.data_off = PAGE
+
+    def close(self):
+        try:
+            fcntl.ioctl(self.fd, PERF_EVENT_IOC_DISABLE, 0)
+        except OSError:
+            pass
+        try:
+            self.mm.close()
+        except (BufferError, ValueError):
+            pass
+        os.close(self.fd)
+
+
+class PerfBuffer:
+    """Reads a perf event array: one ring per online CPU.
+
+    ``callback(cpu, data)`` gets each sample's raw bytes; ``lost_callback(cpu, count)``
+    each lost-samples record.  ``page_cnt`` (a power of two) pages per CPU, like BCC.
+    """
+
+    def __init__(self, perf_map, callback, lost_callback=None, page_cnt=64):
+        if page_cnt <= 0 or page_cnt & (page_cnt - 1):
+            raise ValueError("page_cnt must be a power of two, got %d" % page_cnt)
+        self.map = perf_map
+        self.callback = callback
+        self.lost_callback = lost_callback
+        self.rings = {}
+        self.lost = 0
+        self.ep = select.epoll()
+        try:
+            for cpu in online_cpus():
+                if cpu >= perf_map.max_entries:
+                    continue
+                r = _CpuRing(cpu, page_cnt)
+                self.rings[r.fd] = r
+                perf_map.update(cpu, r.fd.to_bytes(4, "little"))
+                fcntl.ioctl(r.fd, PERF_EVENT_IOC_ENABLE, 0)
+                self.ep.register(r.fd, select.EPOLLIN)
+        except BaseException:
+            self.close()
+            raise
+
+    def fileno(self):
+        return self.ep.fileno()
+
+    def poll(self, timeout_ms=-1):
+        """Wait up to timeout_ms (-1: forever) for data, then consume it.  Returns the
+        number of records handled."""
+        try:
+            ready = self.ep.poll(timeout_ms / 1000.0 if timeout_ms >= 0 else -1)
+        except InterruptedError:
+            return 0
+        n = 0
+        for fd, _ in ready:
+            n += self._drain(self.rings[fd])
+        return n
+
+    def consume(self):
+        """Read every ring without waiting."""
+        return sum(self._drain(r) for r in self.rings.values())
+
+    def read_batch(self, max_records=None):
+        """All pending samples as a list of (cpu, bytes), bypassing the callback."""
+        out = []
+        saved = self.callback
+        self.callback = lambda cpu, data: out.append((cpu, data))
+        try:
+            self.consume()
+        finally:
+            self.callback = saved
+        return out
+
+    def _drain(self, r):
+        mm = r.mm
+        head = _u64.unpack_from(mm, 1024)[0]
+        tail = _u64.unpack_from(mm, 1032)[0]
+        if head == tail:
+            return 0
+        size, mask, base = r.size, r.mask, r.data_off
+        cb, lcb, cpu = self.callback, self.lost_callback, r.cpu
+        n = 0
+        while tail < head:
+            off = tail & mask
+            if off + 8 <= size:
+                etype, misc, esize = _hdr.unpack_from(mm, base + off)
+            else:
+                etype, misc, esize = _hdr.unpack(self._wrap(mm, base, off, 8, size))
+            if esize < 8:
+                break   # corrupt; resync by skipping everything
+            if off + esize <= size:
+                rec = mm[base + off:base + off + esize]
+            else:
+                rec = self._wrap(mm, base, off, esize, size)
+            if etype == PERF_RECORD_SAMPLE:
+                raw = _u32.unpack_from(rec, 8)[0]
+                try:
+                    cb(cpu, rec[12:12 + raw])
+                except BaseException:
+                    tail += esize
+                    _u64.pack_into(mm, 1032, tail)
+                    raise
+            elif etype == PERF_RECORD_LOST:
+                cnt = _u64.unpack_from(rec, 16)[0]
+                self.lost += cnt
+                if lcb is not None:
+                    lcb(cpu, cnt)
+            tail += esize
+            n += 1
+        _u64.pack_into(mm, 1032, head if tail > head else tail)
+        return n
+
+    @staticmethod
+    def _wrap(mm, base, off, length, size):
+        first = size - off
+        return mm[base + off:base + size] + mm[base:base + length - first]
+
+    def close(self):
+        for r in self.rings.values():
+            try:
+                self.map.delete(r.cpu)
+            except (KeyError, OSError, BccCoreError):
+                pass
+            r.close()
+        self.rings = {}
+        try:
+            self.ep.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
