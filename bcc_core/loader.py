@@ -108,18 +108,21 @@ class Object:
     ``Object(path)`` or ``Object(data=bytes)``; ``rodata={"var": value}`` sets read-only
     globals before load; ``btf=PATH`` relocates CO-RE against another BTF file than the
     running kernel's; ``kconfig={"CONFIG_X": "y"}`` overrides kconfig values;
-    ``autoload={"prog": False}`` skips programs.  Load happens in the constructor unless
-    ``load=False`` (then call :meth:`load`).
+    ``autoload={"prog": False}`` skips programs; ``reuse_maps={"map": fd_or_pinned_path}``
+    uses an existing map instead of creating one (libbpf's bpf_map__reuse_fd), e.g. BCC's
+    pinned --cgroupmap filter maps.  Load happens in the constructor unless ``load=False``
+    (then call :meth:`load`).
     """
 
     def __init__(self, path=None, data=None, rodata=None, btf=None, kconfig=None,
-                 autoload=None, load=True, spec=None):
+                 autoload=None, load=True, spec=None, reuse_maps=None):
         self.spec = spec or _elf.load_spec(path, data)
         self.path = path or self.spec.path
         self.name = self.spec.name
         self.rodata_config = dict(rodata or {})
         self.target_btf_path = btf
         self.kconfig_overrides = kconfig
+        self.reuse_maps = dict(reuse_maps or {})
         self.maps = {}
         self.programs = {}
         self.btf_fd = -1
@@ -133,6 +136,9 @@ class Object:
                 prog.autoload = bool(autoload[p.name])
             self.programs[p.name] = prog
         self._data_specs = {m.name: m for m in self.spec.maps if m.kind != "map"}
+        for name in self.reuse_maps:
+            if not any(m.name == name and m.kind == "map" for m in self.spec.maps):
+                raise KeyError("reuse_maps: no map '%s' in %s" % (name, self.path))
         self._validate_rodata()
         if load:
             try:
@@ -362,7 +368,9 @@ class Object:
             if ms.inner is not None:
                 inner_fd = _map.create(ms.inner, btf_fd, kernel_name=ms.name[:10] + ".inner")
             try:
-                pinned = self._pinned_fd(ms)
+                pinned = self._reused_fd(ms)
+                if pinned is None:
+                    pinned = self._pinned_fd(ms)
                 fd = pinned if pinned is not None else _map.create(ms_eff, btf_fd,
                                                                    inner_fd or 0, kname)
             finally:
@@ -376,7 +384,7 @@ class Object:
                 m.update(0, self._initial_data(ms))
                 if ms.kind in ("rodata", "kconfig"):
                     m.freeze()
-            elif ms.pinning == 1 and self._pinned_fd(ms) is None:
+            elif ms.pinning == 1 and pinned is None:
                 path = self._pin_path(ms)
                 if path:
                     m.pin(path)
@@ -390,6 +398,14 @@ class Object:
         from . import features
         d = features.bpffs(mount=True)
         return os.path.join(d, ms.name) if d else None
+
+    def _reused_fd(self, ms):
+        src = self.reuse_maps.get(ms.name) if ms.kind == "map" else None
+        if src is None:
+            return None
+        if isinstance(src, str):
+            return _map.obj_get(src)
+        return os.dup(src)
 
     def _pinned_fd(self, ms):
         if ms.kind != "map" or ms.pinning != 1:

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+# runqslower  Trace long process scheduling delays.
+#             bcc-core port of BCC's runqslower: same options, same output.  Uses
+#             tp_btf where the kernel allows it and raw tracepoints otherwise;
+#             task_struct fields are read through CO-RE (runqslower.bpf.c).
+#
+# USAGE: runqslower-core [-p PID] [-t TID] [-P] [min_us]
+#
+# Options and output follow BCC's runqslower (Copyright 2016 Cloudflare, Inc.,
+# Apache License 2.0).
+import argparse
+import os
+import signal
+import sys
+from time import strftime
+
+OBJ = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runqslower.bpf.o")
+SRC = OBJ[:-2] + ".c"
+PROGS = ("sched_wakeup", "sched_wakeup_new", "sched_switch")
+
+examples = """examples:
+    ./runqslower         # trace run queue latency higher than 10000 us (default)
+    ./runqslower 1000    # trace run queue latency higher than 1000 us
+    ./runqslower -p 123  # trace pid 123
+    ./runqslower -t 123  # trace tid 123 (use for threads only)
+    ./runqslower -P      # also show previous task comm and TID
+"""
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Trace high run queue latency",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=examples)
+    parser.add_argument("min_us", nargs="?", default="10000",
+                        help="minimum run queue latency to trace, in us (default 10000)")
+    parser.add_argument("-P", "--previous", action="store_true",
+                        help="also show previous task name and TID")
+    parser.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
+    thread_group = parser.add_mutually_exclusive_group()
+    thread_group.add_argument("-p", "--pid", metavar="PID", dest="pid",
+                              help="trace this PID only", type=int)
+    thread_group.add_argument("-t", "--tid", metavar="TID", dest="tid",
+                              help="trace this TID only", type=int)
+    return parser.parse_args(argv)
+
+
+def open_bpf(rodata):
+    """tp_btf programs where the kernel accepts them, raw tracepoints otherwise."""
+    from bcc_core import BPF
+    from bcc_core.errors import BccCoreError
+    last = None
+    for kind in ("tp_btf", "raw_tp"):
+        autoload = {"%s_%s" % (k, p): k == kind for k in ("tp_btf", "raw_tp") for p in PROGS}
+        try:
+            return BPF(src_file=OBJ, rodata=rodata, autoload=autoload)
+        except BccCoreError as e:
+            last = e
+    raise last
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    min_us = int(args.min_us)
+    if args.ebpf:
+        with open(SRC) as f:
+            print(f.read())
+        return 0
+    b = open_bpf({"min_us": min_us, "targ_pid": args.pid or 0, "targ_tid": args.tid or 0})
+
+    def print_event(cpu, data, size):
+        event = b["events"].event(data)
+        if args.previous:
+            print("%-8s %-16s %-6s %14s %-16s %-6s" % (
+                strftime("%H:%M:%S"), event.task.decode("utf-8", "replace"), event.pid,
+                event.delta_us, event.prev_task.decode("utf-8", "replace"), event.prev_pid))
+        else:
+            print("%-8s %-16s %-6s %14s" % (
+                strftime("%H:%M:%S"), event.task.decode("utf-8", "replace"), event.pid,
+                event.delta_us))
+        sys.stdout.flush()
+
+    print("Tracing run queue latency higher than %d us" % min_us)
+    if args.previous:
+        print("%-8s %-16s %-6s %14s %-16s %-6s" % ("TIME", "COMM", "TID", "LAT(us)",
+                                                    "PREV COMM", "PREV TID"))
+    else:
+        print("%-8s %-16s %-6s %14s" % ("TIME", "COMM", "TID", "LAT(us)"))
+    sys.stdout.flush()
+    b["events"].open_perf_buffer(print_event, page_cnt=64)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    try:
+        while True:
+            b.perf_buffer_poll()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        b.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
