@@ -441,6 +441,31 @@ def content_key(data):
     return blake2b(data, digest_size=16).hexdigest()
 
 
+_file_keys = {}
+
+
+def file_key(path):
+    """Content hash of a (BTF) file, read in chunks: identifies a kernel's BTF for the
+    caches without holding the whole file in memory.  Memoized per process."""
+    k = _file_keys.get(path)
+    if k is None:
+        try:
+            from _blake2 import blake2b
+        except ImportError:
+            from hashlib import blake2b
+        h = blake2b(digest_size=16)
+        buf = bytearray(1 << 20)
+        view = memoryview(buf)
+        with open(path, "rb", buffering=0) as f:
+            while True:
+                n = f.readinto(buf)
+                if not n:
+                    break
+                h.update(view[:n])
+        k = _file_keys[path] = h.hexdigest()
+    return k
+
+
 def load_file(path, base=None, cache=True):
     """BTF from a raw BTF file (e.g. /sys/kernel/btf/vmlinux) or an ELF with .BTF
     (a kernel image vmlinux, a .o).  The name index of large files is cached on disk."""

@@ -154,6 +154,7 @@ class ObjectSpec:
         self.externs = []         # [ExternSpec]
         self.sec_sizes = {}       # data section name -> size (for BTF DATASEC fix-ups)
         self.sym_offsets = {}     # (section, var name) -> offset, for DATASEC VARs
+        self.key = None           # content hash of the ELF file (cache key)
 
     def program(self, name):
         for p in self.programs:
@@ -573,9 +574,11 @@ def load_spec(path=None, data=None, cache=True):
         except OSError as e:
             raise ELFError("cannot open: %s" % e.strerror, path) from None
     path = path or "<memory>"
-    if not cache:
-        return parse(data, path)
     key = _btf.content_key(data)
+    if not cache:
+        spec = parse(data, path)
+        spec.key = key
+        return spec
     st = os.stat(__file__)   # a changed parser invalidates its cached specs
     cpath = os.path.join(_btf.cache_dir(), "obj-%d-%x-%s.pickle"
                          % (SPEC_VERSION, int(st.st_mtime) ^ st.st_size, key))
@@ -583,10 +586,12 @@ def load_spec(path=None, data=None, cache=True):
         with open(cpath, "rb") as f:
             spec = pickle.load(f)
         spec.path, spec.name = path, object_name(path)
+        spec.key = key
         return spec
     except Exception:
         pass
     spec = parse(data, path)
+    spec.key = key
     try:
         os.makedirs(_btf.cache_dir(), exist_ok=True)
         tmp = cpath + ".%d" % os.getpid()

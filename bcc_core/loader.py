@@ -1,6 +1,7 @@
 """Load a BPF object: create maps, fill global data, resolve externs, apply CO-RE and
 instruction relocations, link subprograms and load programs.  The result, an
 :class:`Object`, owns every fd it created and releases them on close()."""
+import copy
 import os
 import struct
 
@@ -434,9 +435,8 @@ class Object:
         out = {name: bytearray(ps.insns) for name, ps in spec.sections.items()}
         ext = spec.btf_ext
         if ext is not None and any(ext.core_relos.values()):
+            decisions = self._core_decisions(out)
             from . import relo as _relo
-            recs = [(sec, r) for sec, rs in ext.core_relos.items() if sec in out for r in rs]
-            decisions = _relo.compute(self.btf, recs, self._target_btf())
             for d in decisions:
                 _relo.patch(out[d.section], d, where="%s: %s" % (self.path, d.section))
                 if d.poisoned:
@@ -447,6 +447,55 @@ class Object:
             for r in ps.relocs:
                 self._apply_reloc(name, insns, r)
         return out
+
+    def _kernel_key(self):
+        return _btf.file_key(self.target_btf_path or _btf.VMLINUX)
+
+    def _core_decisions(self, sections):
+        """CO-RE decisions for this object against the target BTF.  They depend only on
+        the object and the target BTF, so they are cached on disk under both hashes: a
+        warm start neither parses the kernel's BTF nor runs the engine."""
+        import pickle
+        cpath = None
+        if self.spec.key:
+            st = os.stat(_RELO_PY)   # an edited engine invalidates its decisions
+            cpath = os.path.join(_btf.cache_dir(), "core-%x-%s-%s.pickle" % (
+                int(st.st_mtime) ^ st.st_size, self.spec.key, self._kernel_key()))
+            try:
+                with open(cpath, "rb") as f:
+                    return pickle.load(f)
+            except Exception:
+                pass
+        from . import relo as _relo
+        ext = self.spec.btf_ext
+        recs = [(sec, r) for sec, rs in ext.core_relos.items() if sec in sections for r in rs]
+        decisions = _relo.compute(self.btf, recs, self._target_btf())
+        if cpath:
+            slim = []
+            for d in decisions:
+                c = copy.copy(d)
+                c.target_btf = None
+                slim.append(c)
+            _write_cache(cpath, pickle.dumps(slim, protocol=pickle.HIGHEST_PROTOCOL))
+        return decisions
+
+    def _kernel_find(self, name, kind):
+        """kernel_btf().find_one(name, kind), cached on disk per kernel BTF."""
+        import pickle
+        key = self._kernel_key()
+        cache = _kfind_cache.get(key)
+        cpath = os.path.join(_btf.cache_dir(), "kfind-%s.pickle" % key)
+        if cache is None:
+            try:
+                with open(cpath, "rb") as f:
+                    cache = pickle.load(f)
+            except Exception:
+                cache = {}
+            _kfind_cache[key] = cache
+        if (name, kind) not in cache:
+            cache[(name, kind)] = self._target_btf().find_one(name, kind)
+            _write_cache(cpath, pickle.dumps(cache, protocol=pickle.HIGHEST_PROTOCOL))
+        return cache[(name, kind)]
 
     def poison_reason(self, prog, idx):
         """For a verifier failure at a poisoned instruction: which CO-RE relocation."""
@@ -648,7 +697,6 @@ class Object:
         if not target:
             raise LoadError("program '%s': SEC(\"%s\") needs a target (e.g. %s/vfs_read)"
                             % (prog.name, prog.spec.section, sd.prefix))
-        kb = _btf.kernel_btf()
         if sd.prog_type == LSM:
             name, kind = "bpf_lsm_" + target, _btf.KIND_FUNC
         elif sd.attach_type == _A["TRACE_RAW_TP"]:
@@ -657,7 +705,7 @@ class Object:
             name, kind = "bpf_iter_" + target, _btf.KIND_FUNC
         else:
             name, kind = target, _btf.KIND_FUNC
-        tid = kb.find_one(name, kind)
+        tid = self._kernel_find(name, kind)
         if tid is None:
             raise LoadError("program '%s': attach target '%s' (%s) not found in kernel BTF"
                             % (prog.name, target, name))
@@ -705,8 +753,22 @@ class Object:
                            % (name, self.path, ", ".join(self.programs))) from None
 
 
+_kfind_cache = {}
+_RELO_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "relo.py")
+
+
+def _write_cache(path, blob):
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".%d" % os.getpid()
+        with open(tmp, "wb") as f:
+            f.write(blob)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def _clone(ms, **kw):
-    import copy
     c = copy.copy(ms)
     for k, v in kw.items():
         setattr(c, k, v)
