@@ -82,3 +82,37 @@ def test_raw_tracepoint_counts_syscalls(obj):
     per_cpu = [int.from_bytes(v, "little") for v in pc.percpu_values(pc.lookup(0))]
     assert len(per_cpu) == ncpu
     assert sum(per_cpu) == sum(sc.values())
+
+
+def test_map_in_map_values_and_pinning(bpf_obj):
+    from bcc_core import elf
+    path = bpf_obj("mapinmap")
+    spec = elf.load_spec(path)
+    outer = spec.map("outer")
+    assert outer.inner is not None and outer.init_slots == {0: "inner_a", 2: "inner_b"}
+    pin = "/sys/fs/bpf/bcc_core_test_pinned"
+    if os.path.exists(pin):
+        os.unlink(pin)
+    try:
+        with Object(path) as o:
+            assert os.path.exists(pin)       # pinned by name on first load
+            o.map("bcc_core_test_pinned").update(1, 77)
+            with link.attach_auto(o.program("via_outer")):
+                os.getppid()
+                os.getppid()
+            assert int.from_bytes(o.map("inner_b").lookup(0), "little") == 2
+            assert int.from_bytes(o.map("inner_a").lookup(0), "little") == 0
+            assert o.bss["seen"] == 2
+        with Object(path) as o2:             # the pinned map is reused, contents kept
+            assert int.from_bytes(o2.map("bcc_core_test_pinned").lookup(1), "little") == 77
+    finally:
+        if os.path.exists(pin):
+            os.unlink(pin)
+
+
+def test_strong_kconfig_extern_missing_fails_clearly():
+    from conftest import build_bpf
+    from bcc_core.errors import ExternError
+    path = build_bpf("mapinmap", ("-DSTRONG_MISSING",))
+    with pytest.raises(ExternError, match="CONFIG_BCC_CORE_NO_SUCH_OPTION.*not __weak"):
+        Object(path)
