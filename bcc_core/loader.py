@@ -266,7 +266,7 @@ class Object:
                     off, size, tid = vars_[name]
                     data[off:off + size] = self._encode_var(name, value, size, tid)
         if mspec.kind == "kconfig":
-            data[:] = _kconfig.fill(self.spec, self.btf, self.kconfig_overrides)
+            data[:] = self._kconfig_data
         return bytes(data)
 
     def _kernel_btf_blob(self):
@@ -319,6 +319,11 @@ class Object:
     # -- load ------------------------------------------------------------------------------
     def load(self):
         spec = self.spec
+        # resolve kconfig externs first: a missing one fails before anything is created
+        self._kconfig_data = None
+        kc = self._data_specs.get(".kconfig")
+        if kc is not None:
+            self._kconfig_data = _kconfig.fill(self.spec, self.btf, self.kconfig_overrides)
         if self.btf is not None:
             try:
                 self.btf_fd = load_btf(self._kernel_btf_blob(), self.path)
