@@ -33,6 +33,11 @@ def cmd_load(args):
     return 0
 
 
+def cmd_check(args):
+    from . import check
+    return check.main(args.obj, args.btf, args.json)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="bcc-core", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -43,6 +48,15 @@ def main(argv=None):
     p.add_argument("obj")
     p.add_argument("--btf", help="relocate against this BTF instead of the kernel's")
     p.set_defaults(fn=cmd_load)
+    p = sub.add_parser("check", help="show what each CO-RE relocation becomes on a kernel "
+                       "(no root needed, nothing is loaded)")
+    p.add_argument("obj")
+    p.add_argument("--btf", action="append", metavar="FILE",
+                   help="target BTF: raw BTF or an ELF with .BTF such as a vmlinux "
+                   "(repeatable; default: the running kernel's %s)" % "/sys/kernel/btf/vmlinux")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per relocation and target BTF, one per line")
+    p.set_defaults(fn=cmd_check)
     args = ap.parse_args(argv)
     try:
         return args.fn(args)

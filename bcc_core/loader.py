@@ -318,6 +318,18 @@ class Object:
 
     # -- load ------------------------------------------------------------------------------
     def load(self):
+        self._new_pins = []
+        try:
+            return self._load()
+        except BaseException:
+            for path in self._new_pins:   # like libbpf: undo the pins this load made
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+            raise
+
+    def _load(self):
         spec = self.spec
         # resolve kconfig externs first: a missing one fails before anything is created
         self._kconfig_data = None
@@ -394,6 +406,7 @@ class Object:
                 path = self._pin_path(ms)
                 if path:
                     m.pin(path)
+                    self._new_pins.append(path)
         # map-in-map and prog-array initial slots (maps only; programs after load)
         for ms in spec.maps:
             for slot, target in ms.init_slots.items():
