@@ -1,0 +1,252 @@
+"""The ported tools as a user runs them: subprocesses on the real kernel, a deterministic
+workload, and checks of every line the tool prints for the workload's processes."""
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import need_root
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.join(ROOT, "tools")
+
+
+def test_shipped_objects_match_sources():
+    """Every shipped .bpf.o was built from the checked-in source (recorded hash) and is
+    the recorded object."""
+    sys.path.insert(0, TOOLS)
+    try:
+        import build
+    finally:
+        sys.path.remove(TOOLS)
+    with open(os.path.join(TOOLS, "objects.json")) as f:
+        manifest = json.load(f)
+    assert set(manifest) == set(build.sources()) == {"opensnoop", "runqslower"}
+    for name, rec in manifest.items():
+        assert build.source_hash(name) == rec["source_sha256"], \
+            "%s.bpf.c changed: run python tools/build.py" % name
+        assert build.object_hash(name) == rec["object_sha256"], \
+            "%s.bpf.o is not the object built from its source" % name
+
+
+class Tool:
+    """A tool subprocess; lines are collected until stop()."""
+
+    def __init__(self, name, *args):
+        need_root()
+        env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
+        self.p = subprocess.Popen([sys.executable, "-m", "bcc_core.tools." + name, *args],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                  cwd=ROOT, text=True)
+        self.lines = []
+
+    def wait_for(self, pattern, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([self.p.stdout], [], [], 0.2)
+            if r:
+                line = self.p.stdout.readline()
+                if not line:
+                    break
+                self.lines.append(line.rstrip("\n"))
+                if re.search(pattern, line):
+                    return line
+            elif self.p.poll() is not None:
+                break
+        raise AssertionError("no %r from the tool; stdout %r stderr %r"
+                             % (pattern, self.lines, self.p.stderr.read()
+                                if self.p.poll() is not None else ""))
+
+    def stop(self, sig=signal.SIGINT, timeout=10):
+        time.sleep(0.3)
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        out, err = self.p.communicate(timeout=timeout)
+        self.lines.extend(out.splitlines())
+        self.err = err
+        return self.p.returncode
+
+
+def workload_opens(d, names):
+    """A child process that opens known paths (some missing); returns its pid."""
+    code = ("import os,sys\n"
+            "for p in sys.argv[1:]:\n"
+            "    try: os.close(os.open(p, os.O_RDONLY))\n"
+            "    except OSError: pass\n"
+            "os.close(os.open(sys.argv[1], os.O_WRONLY))\n")
+    p = subprocess.run([sys.executable, "-S", "-c", code] + [os.path.join(d, n) for n in names])
+    return p
+
+
+@pytest.fixture
+def files():
+    d = tempfile.mkdtemp(prefix="osn", dir="/tmp")
+    for n in ("a", "b", "c"):
+        open(os.path.join(d, n), "w").close()
+    yield d
+    import shutil
+    shutil.rmtree(d)
+
+
+def _events(lines, d):
+    return [l for l in lines if d in l]
+
+
+def test_opensnoop_reports_workload(files):
+    t = Tool("opensnoop")
+    hdr = t.wait_for("PATH")
+    assert hdr.split() == ["PID", "COMM", "FD", "ERR", "PATH"]
+    names = ["a", "b", "missing1", "c", "missing2"]
+    wl = subprocess.Popen([sys.executable, "-S", "-c",
+                           "import os,sys,time\n"
+                           "for p in sys.argv[1:]:\n"
+                           "    try: os.close(os.open(p, os.O_RDONLY))\n"
+                           "    except OSError: pass\n"] + [os.path.join(files, n) for n in names])
+    wl.wait()
+    assert t.stop() == 0
+    assert "Traceback" not in t.err, t.err
+    ev = _events(t.lines, files)
+    assert [l.split()[-1] for l in ev] == [os.path.join(files, n) for n in names]
+    for l, n in zip(ev, names):
+        pid, comm, fd, err, path = l.split()
+        assert int(pid) == wl.pid
+        assert comm.startswith("python")
+        if n.startswith("missing"):
+            assert (fd, err) == ("-1", "2")            # ENOENT
+        else:
+            assert int(fd) >= 3 and err == "0"
+        # BCC's column format
+        assert re.match(r"^\d+\s+\S+\s+-?\d+\s+\d+ /", l)
+        assert l == "%-6d %-16s %4d %3d %s" % (int(pid), comm, int(fd), int(err), path)
+
+
+def test_opensnoop_options(files):
+    a = os.path.join(files, "a")
+    # -x: failed only, -T timestamps, -U uid, -e flags, -p pid filter (of a known process)
+    t = Tool("opensnoop", "-x", "-T", "-U", "-e")
+    hdr = t.wait_for("PATH")
+    assert hdr.split() == ["TIME(s)", "UID", "PID", "COMM", "FD", "ERR", "FLAGS", "PATH"]
+    workload_opens(files, ["a", "nope"])
+    t.stop()
+    ev = _events(t.lines, files)
+    assert len(ev) == 1 and ev[0].endswith("/nope")
+    f = ev[0].split()
+    assert re.match(r"^\d+\.\d{9}$", f[0]) and f[1] == str(os.getuid())
+    assert f[6] == "%08o" % os.O_RDONLY and f[5] == "2"
+
+    # -f O_WRONLY: only the write open; -n: comm filter that matches nothing
+    t = Tool("opensnoop", "-f", "O_WRONLY")
+    t.wait_for("PATH")
+    workload_opens(files, ["b", "c"])
+    t.stop()
+    ev = _events(t.lines, files)
+    assert [l.split()[-1] for l in ev] == [os.path.join(files, "b")]
+
+    t = Tool("opensnoop", "-n", "no-such-comm")
+    t.wait_for("PATH")
+    workload_opens(files, ["a"])
+    t.stop()
+    assert _events(t.lines, files) == []
+
+    # -p / -t: a pid that is not the workload's filters it out
+    t = Tool("opensnoop", "-p", "1")
+    t.wait_for("PATH")
+    workload_opens(files, ["a"])
+    t.stop()
+    assert _events(t.lines, files) == []
+
+    # -u: uid filter
+    t = Tool("opensnoop", "-u", str(os.getuid()))
+    t.wait_for("PATH")
+    workload_opens(files, ["a"])
+    t.stop()
+    assert len(_events(t.lines, files)) == 2      # the read open and the write open
+
+
+def test_opensnoop_full_path(files):
+    t = Tool("opensnoop", "-F")
+    t.wait_for("PATH")
+    subprocess.run([sys.executable, "-S", "-c", "import os; os.close(os.open('a', os.O_RDONLY))"],
+                   cwd=files)
+    t.stop()
+    ev = [l for l in t.lines if l.endswith(os.path.join(files, "a").lstrip("/"))
+          or l.endswith(os.path.join(files, "a"))]
+    assert ev, t.lines[-10:]
+    assert ev[0].split()[-1].endswith(os.path.join(os.path.basename(files), "a"))
+
+
+def test_opensnoop_duration_exits_on_time():
+    t0 = time.monotonic()
+    t = Tool("opensnoop", "-d", "2")
+    t.wait_for("PATH")
+    rc = t.p.wait(timeout=15)
+    took = time.monotonic() - t0
+    assert rc == 0 and took < 12
+    assert "Traceback" not in t.p.stderr.read()
+
+
+def test_opensnoop_sigint_leaves_nothing_attached():
+    t = Tool("opensnoop")
+    t.wait_for("PATH")
+    fds = os.listdir("/proc/%d/fd" % t.p.pid)
+    kinds = [os.readlink("/proc/%d/fd/%s" % (t.p.pid, f)) for f in fds]
+    assert any("bpf-link" in k or "perf_event" in k for k in kinds)
+    assert t.stop(signal.SIGINT) == 0
+    assert "Traceback" not in t.err and "KeyboardInterrupt" not in t.err
+
+
+def _contention(seconds=1.5):
+    """Two CPU hogs pinned to one CPU: each waits for the other in the run queue."""
+    code = ("import os,time\nos.sched_setaffinity(0,{0})\nend=time.time()+%f\n"
+            "while time.time()<end: pass\n" % seconds)
+    return [subprocess.Popen([sys.executable, "-S", "-c", code]) for _ in range(2)]
+
+
+def test_runqslower_reports_contention():
+    t = Tool("runqslower", "1000")
+    t.wait_for("LAT")
+    assert t.lines[0] == "Tracing run queue latency higher than 1000 us"
+    assert t.lines[1].split() == ["TIME", "COMM", "TID", "LAT(us)"]
+    hogs = _contention()
+    for h in hogs:
+        h.wait()
+    t.stop()
+    pids = {h.pid for h in hogs}
+    ev = [l.split() for l in t.lines[2:] if l.strip()]
+    mine = [e for e in ev if int(e[2]) in pids]
+    assert mine, t.lines[-20:]
+    for e in mine:
+        assert re.match(r"^\d\d:\d\d:\d\d$", e[0])
+        assert e[1].startswith("python")
+        assert int(e[3]) > 1000
+
+
+def test_runqslower_previous_and_pid_filter():
+    hogs = None
+    t = Tool("runqslower", "-P", "1000")
+    t.wait_for("PREV TID")
+    assert t.lines[1].split() == ["TIME", "COMM", "TID", "LAT(us)", "PREV", "COMM", "PREV",
+                                  "TID"]
+    hogs = _contention()
+    for h in hogs:
+        h.wait()
+    t.stop()
+    pids = {h.pid for h in hogs}
+    mine = [l.split() for l in t.lines[2:] if l.strip() and int(l.split()[2]) in pids]
+    assert mine and all(len(e) == 6 for e in mine)
+    # -p with a pid that is not the hogs': none of their lines
+    t = Tool("runqslower", "-p", "1", "1000")
+    t.wait_for("LAT")
+    hogs = _contention(1.0)
+    for h in hogs:
+        h.wait()
+    t.stop()
+    assert not [l for l in t.lines[2:] if l.strip() and int(l.split()[2]) in
+                {h.pid for h in hogs}]
