@@ -4,7 +4,7 @@ import os
 
 from . import _sys
 from ._sys import ffi
-from .errors import LoadError, SyscallError
+from .errors import LoadError, syscall_error
 
 # map types (enum bpf_map_type)
 (UNSPEC, HASH, ARRAY, PROG_ARRAY, PERF_EVENT_ARRAY, PERCPU_HASH, PERCPU_ARRAY, STACK_TRACE,
@@ -88,7 +88,6 @@ def create(spec, btf_fd=0, inner_fd=0, kernel_name=None, what=None):
         c.btf_fd = c.btf_key_type_id = c.btf_value_type_id = 0
         ret, err = _sys.bpf_errno(_sys.BPF_MAP_CREATE, a)
     if ret < 0:
-        from .errors import syscall_error
         e = syscall_error(err, "BPF_MAP_CREATE", what)
         raise LoadError("cannot create %s: %s" % (what, os.strerror(err))) from e
     return ret
@@ -136,21 +135,29 @@ class Map:
         ffi.memmove(buf, key, len(key))
         return buf
 
+    def _elem(self, cmd, key_ptr, value_ptr, flags=0):
+        """One BPF_MAP_*_ELEM command: True on success, False on ENOENT."""
+        e = self._attr.elem
+        e.map_fd = self.fd
+        e.key = key_ptr
+        e.value = value_ptr
+        e.flags = flags
+        ret, err = _sys.bpf_errno(cmd, self._attr)
+        if ret >= 0:
+            return True
+        if err == errno.ENOENT:
+            return False
+        raise syscall_error(err, _sys.CMD_NAMES[cmd], self._what())
+
+    def _key_ptr(self, key):
+        return _sys.ptr(self._key(key)) if self.key_size and key is not None else 0
+
     def lookup(self, key, flags=0):
         """Value bytes (per-CPU maps: all CPUs' values concatenated, 8-byte strided),
         or None when the key is absent."""
-        a = self._attr
-        e = a.elem
-        e.map_fd = self.fd
-        e.key = _sys.ptr(self._key(key)) if self.key_size else 0
-        e.value = _sys.ptr(self._vbuf)
-        e.flags = flags
-        ret, err = _sys.bpf_errno(_sys.BPF_MAP_LOOKUP_ELEM, a)
-        if ret < 0:
-            if err == errno.ENOENT:
-                return None
-            from .errors import syscall_error
-            raise syscall_error(err, "BPF_MAP_LOOKUP_ELEM", self._what())
+        if not self._elem(_sys.BPF_MAP_LOOKUP_ELEM, self._key_ptr(key),
+                          _sys.ptr(self._vbuf), flags):
+            return None
         return ffi.buffer(self._vbuf, self.vbuf_size)[:]
 
     def update(self, key, value, flags=ANY):
@@ -161,43 +168,20 @@ class Map:
             raise ValueError("%s: value is %d bytes, expected %d"
                              % (self._what(), len(value), self.vbuf_size))
         ffi.memmove(self._vbuf, value, len(value))
-        a = self._attr
-        e = a.elem
-        e.map_fd = self.fd
-        e.key = _sys.ptr(self._key(key)) if self.key_size else 0
-        e.value = _sys.ptr(self._vbuf)
-        e.flags = flags
-        _sys.bpf(_sys.BPF_MAP_UPDATE_ELEM, a, self._what())
+        if not self._elem(_sys.BPF_MAP_UPDATE_ELEM, self._key_ptr(key),
+                          _sys.ptr(self._vbuf), flags):
+            raise syscall_error(errno.ENOENT, "BPF_MAP_UPDATE_ELEM", self._what())
 
     def delete(self, key):
         """Delete a key; raises KeyError if absent."""
-        a = self._attr
-        e = a.elem
-        e.map_fd = self.fd
-        e.key = _sys.ptr(self._key(key))
-        e.value = 0
-        e.flags = 0
-        ret, err = _sys.bpf_errno(_sys.BPF_MAP_DELETE_ELEM, a)
-        if ret < 0:
-            if err == errno.ENOENT:
-                raise KeyError(key)
-            from .errors import syscall_error
-            raise syscall_error(err, "BPF_MAP_DELETE_ELEM", self._what())
+        if not self._elem(_sys.BPF_MAP_DELETE_ELEM, self._key_ptr(key), 0):
+            raise KeyError(key)
 
     def next_key(self, key=None):
         """The key after ``key`` (the first key when None), or None at the end."""
-        a = self._attr
-        e = a.elem
-        e.map_fd = self.fd
-        e.key = _sys.ptr(self._key(key)) if key is not None else 0
-        e.value = _sys.ptr(self._kbuf2)
-        e.flags = 0
-        ret, err = _sys.bpf_errno(_sys.BPF_MAP_GET_NEXT_KEY, a)
-        if ret < 0:
-            if err == errno.ENOENT:
-                return None
-            from .errors import syscall_error
-            raise syscall_error(err, "BPF_MAP_GET_NEXT_KEY", self._what())
+        if not self._elem(_sys.BPF_MAP_GET_NEXT_KEY, self._key_ptr(key),
+                          _sys.ptr(self._kbuf2)):
+            return None
         return ffi.buffer(self._kbuf2, self.key_size)[:]
 
     def keys(self):
@@ -241,7 +225,6 @@ class Map:
             if ret < 0:
                 if err == errno.ENOENT:
                     return out
-                from .errors import syscall_error
                 raise syscall_error(err, _sys.CMD_NAMES[cmd], self._what())
             ffi.memmove(token_in, ffi.buffer(token_out), len(ffi.buffer(token_out)))
             first = False

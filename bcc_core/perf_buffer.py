@@ -2,10 +2,10 @@
 import fcntl
 import mmap
 import os
-import select
 import struct
 
 from . import _sys
+from ._reader import EpollReader
 from .errors import BccCoreError
 from .link import PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_FLAG_FD_CLOEXEC
 
@@ -69,7 +69,7 @@ class _CpuRing:
         os.close(self.fd)
 
 
-class PerfBuffer:
+class PerfBuffer(EpollReader):
     """Reads a perf event array: one ring per online CPU.
 
     ``callback(cpu, data)`` gets each sample's raw bytes; ``lost_callback(cpu, count)``
@@ -79,43 +79,22 @@ class PerfBuffer:
     def __init__(self, perf_map, callback, lost_callback=None, page_cnt=64):
         if page_cnt <= 0 or page_cnt & (page_cnt - 1):
             raise ValueError("page_cnt must be a power of two, got %d" % page_cnt)
+        EpollReader.__init__(self)
         self.map = perf_map
         self.callback = callback
         self.lost_callback = lost_callback
-        self.rings = {}
         self.lost = 0
-        self.ep = select.epoll()
         try:
             for cpu in online_cpus():
                 if cpu >= perf_map.max_entries:
                     continue
                 r = _CpuRing(cpu, page_cnt)
-                self.rings[r.fd] = r
+                self._watch(r.fd, r)
                 perf_map.update(cpu, r.fd.to_bytes(4, "little"))
                 fcntl.ioctl(r.fd, PERF_EVENT_IOC_ENABLE, 0)
-                self.ep.register(r.fd, select.EPOLLIN)
         except BaseException:
             self.close()
             raise
-
-    def fileno(self):
-        return self.ep.fileno()
-
-    def poll(self, timeout_ms=-1):
-        """Wait up to timeout_ms (-1: forever) for data, then consume it.  Returns the
-        number of records handled."""
-        try:
-            ready = self.ep.poll(timeout_ms / 1000.0 if timeout_ms >= 0 else -1)
-        except InterruptedError:
-            return 0
-        n = 0
-        for fd, _ in ready:
-            n += self._drain(self.rings[fd])
-        return n
-
-    def consume(self):
-        """Read every ring without waiting."""
-        return sum(self._drain(r) for r in self.rings.values())
 
     def read_batch(self, max_records=None):
         """All pending samples as a list of (cpu, bytes), bypassing the callback."""
@@ -179,14 +158,4 @@ class PerfBuffer:
             except (KeyError, OSError, BccCoreError):
                 pass
             r.close()
-        self.rings = {}
-        try:
-            self.ep.close()
-        except OSError:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
+        self._close_epoll()

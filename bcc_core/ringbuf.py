@@ -1,7 +1,8 @@
 """BPF ring buffer (BPF_MAP_TYPE_RINGBUF) consumer over mmap + epoll."""
 import mmap
-import select
 import struct
+
+from ._reader import EpollReader
 
 PAGE = mmap.PAGESIZE
 BUSY = 1 << 31
@@ -12,13 +13,9 @@ _u64 = struct.Struct("<Q")
 _u32 = struct.Struct("<I")
 
 
-class RingBuffer:
+class RingBuffer(EpollReader):
     """Consumes one or more ring buffer maps; ``add(map, callback)`` per map.
     ``callback(data)`` gets each record's bytes; a non-zero int return stops the poll."""
-
-    def __init__(self):
-        self.ep = select.epoll()
-        self.rings = {}
 
     def add(self, ring_map, callback):
         size = ring_map.max_entries
@@ -30,25 +27,8 @@ class RingBuffer:
         except BaseException:
             cons.close()
             raise
-        self.rings[ring_map.fd] = (ring_map, callback, cons, prod, size - 1)
-        self.ep.register(ring_map.fd, select.EPOLLIN)
+        self._watch(ring_map.fd, (ring_map, callback, cons, prod, size - 1))
         return self
-
-    def fileno(self):
-        return self.ep.fileno()
-
-    def poll(self, timeout_ms=-1):
-        try:
-            ready = self.ep.poll(timeout_ms / 1000.0 if timeout_ms >= 0 else -1)
-        except InterruptedError:
-            return 0
-        n = 0
-        for fd, _ in ready:
-            n += self._drain(self.rings[fd])
-        return n
-
-    def consume(self):
-        return sum(self._drain(r) for r in self.rings.values())
 
     def _drain(self, ring):
         _, cb, cons, prod, mask = ring
@@ -86,8 +66,4 @@ class RingBuffer:
                     m.close()
                 except (BufferError, ValueError):
                     pass
-        self.rings = {}
-        try:
-            self.ep.close()
-        except OSError:
-            pass
+        self._close_epoll()
