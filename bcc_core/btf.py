@@ -227,7 +227,15 @@ class BTF:
         return ids[0] if ids else None
 
     def find_flavors(self, essential):
-        """Ids of types whose essential name (name up to '___') is ``essential``."""
+        """Ids of types whose essential name (name up to '___') is ``essential``
+        (memoized: CO-RE asks for the same names many times)."""
+        memo = self.__dict__.setdefault("_flavor_memo", {})
+        hit = memo.get(essential)
+        if hit is None:
+            hit = memo[essential] = tuple(self._find_flavors_uncached(essential))
+        return list(hit)
+
+    def _find_flavors_uncached(self, essential):
         out = self.base.find_flavors(essential) if self.base is not None else []
         for off in self._string_offsets(essential):
             out.extend(self._ids_with_name_off(off))

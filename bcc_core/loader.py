@@ -456,8 +456,11 @@ class Object:
             decisions = self._core_decisions(out)
             from . import relo as _relo
             for d in decisions:
-                _relo.patch(out[d.section], d, where="%s: %s" % (self.path, d.section))
-                if d.poisoned:
+                buf = out[d.section]
+                cls = buf[8 * d.insn_idx] & 7 if 8 * d.insn_idx < len(buf) else None
+                _relo.patch(buf, d, where="%s: %s" % (self.path, d.section))
+                # LDX/ST/STX whose field size changed badly are poisoned by patch() too
+                if d.poisoned or (d.fail_memsz_adjust and cls in (1, 2, 3)):
                     self._poison[(d.section, d.insn_idx)] = d
             self.core_decisions = decisions
         for name, ps in spec.sections.items():
@@ -521,8 +524,10 @@ class Object:
             pieces = getattr(prog, "_pieces", [])
             for start, psec, poff, cnt in pieces:
                 if psec == sec and start <= idx < start + cnt and poff + (idx - start) == i:
+                    why = d.reason or ("field size changes from %d to %d bytes and is not "
+                                       "a pointer or unsigned integer" % (d.orig_sz, d.new_sz))
                     return ("instruction %d was poisoned by a failed CO-RE relocation: %s "
-                            "of %s (%s)" % (idx, d.kind_name, d.spec, d.reason))
+                            "of %s (%s)" % (idx, d.kind_name, d.spec, why))
         return None
 
     def _apply_reloc(self, sec, insns, r):
