@@ -1,0 +1,46 @@
+"""bcc-core: a pure-Python BPF CO-RE loader with a BCC-compatible facade.
+
+``from bcc_core import BPF`` gives BCC's ``BPF`` class (and the other names BCC's tools
+import from ``bcc``) on compiled ``.bpf.o`` objects.  The facade is imported lazily: plain
+``import bcc_core`` / ``import bcc_core.loader`` stay cheap (no ctypes, no tables).
+"""
+
+_FROM_BPF = (
+    "BPF", "PerfType", "PerfHWConfig", "PerfSWConfig", "PerfEventSampleFormat",
+    "BPFProgType", "BPFAttachType", "XDPAction", "XDPFlags", "USDT", "USDTException",
+    "SymbolCache", "DEBUG_LLVM_IR", "DEBUG_BPF", "DEBUG_PREPROCESSOR", "DEBUG_SOURCE",
+    "DEBUG_BPF_REGISTER_STATE", "DEBUG_BTF", "TRACEFS", "DEBUGFS",
+)
+_FROM_TABLE = ("Table", "PerfEventArray", "RingBuf", "BPF_MAP_TYPE_QUEUE",
+               "BPF_MAP_TYPE_STACK")
+_FROM_UTILS = ("get_online_cpus", "printb", "ArgString", "StrcmpRewrite")
+_FROM_PERF = ("Perf",)
+_SUBMODULES = ("table", "utils", "syscall", "containers", "perf", "bpf", "ctypes_btf",
+               "tcp")
+
+__version__ = "0.26.0"      # the BCC Python API version the facade follows
+
+__all__ = list(_FROM_BPF + _FROM_TABLE + _FROM_UTILS + _FROM_PERF)
+
+
+def __getattr__(name):
+    import importlib
+    if name in _FROM_BPF:
+        mod = importlib.import_module(".bpf", __name__)
+    elif name in _FROM_TABLE:
+        mod = importlib.import_module(".table", __name__)
+    elif name in _FROM_UTILS:
+        mod = importlib.import_module(".utils", __name__)
+    elif name in _FROM_PERF:
+        mod = importlib.import_module(".perf", __name__)
+    elif name in _SUBMODULES:
+        return importlib.import_module("." + name, __name__)
+    else:
+        raise AttributeError("module %r has no attribute %r" % (__name__, name))
+    value = getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))

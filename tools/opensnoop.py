@@ -100,7 +100,7 @@ def main(argv=None):
         reuse["cgroupset"] = args.cgroupmap
     if args.mntnsmap:
         reuse["mount_ns_set"] = args.mntnsmap
-    b = BPF(src_file=OBJ, rodata=rodata, reuse_maps=reuse)
+    b = BPF(src_file=OBJ, rodata=rodata, reuse_maps=reuse, event_types={"events": "data_t"})
 
     # header
     if args.timestamp:

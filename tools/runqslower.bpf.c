@@ -20,6 +20,9 @@ struct data_t {
 	u64 delta_us;
 };
 
+/* keeps struct data_t in the object's BTF for the front end's event() */
+struct data_t *unused_data_t __attribute__((unused));
+
 const volatile u64 min_us = 10000;
 const volatile pid_t targ_pid = 0;   /* -p: tgid */
 const volatile pid_t targ_tid = 0;   /* -t: tid */

@@ -53,7 +53,8 @@ def open_bpf(rodata):
     for kind in ("tp_btf", "raw_tp"):
         autoload = {"%s_%s" % (k, p): k == kind for k in ("tp_btf", "raw_tp") for p in PROGS}
         try:
-            return BPF(src_file=OBJ, rodata=rodata, autoload=autoload)
+            return BPF(src_file=OBJ, rodata=rodata, autoload=autoload,
+                       event_types={"events": "data_t"})
         except BccCoreError as e:
             last = e
     raise last
