@@ -1,6 +1,7 @@
 """kprobes and uprobes: through the perf PMUs (``/sys/bus/event_source/devices/k|uprobe``)
 and, where a kernel has no PMU, through tracefs ``kprobe_events``/``uprobe_events`` entries
 that are removed again when the link closes."""
+import functools
 import os
 
 from . import _sys
@@ -13,6 +14,7 @@ from .link import (PERF_FLAG_FD_CLOEXEC, Link, attach_perf_event_fd, perf_event_
 _PMU = "/sys/bus/event_source/devices/%s"
 
 
+@functools.lru_cache(maxsize=None)
 def _pmu_type(kind):
     try:
         with open(_PMU % kind + "/type") as f:
@@ -21,6 +23,7 @@ def _pmu_type(kind):
         return None
 
 
+@functools.lru_cache(maxsize=None)
 def _retprobe_bit(kind):
     try:
         with open(_PMU % kind + "/format/retprobe") as f:
