@@ -57,6 +57,12 @@ def main(argv=None):
     p.add_argument("--json", action="store_true",
                    help="one JSON object per relocation and target BTF, one per line")
     p.set_defaults(fn=cmd_check)
+    try:
+        from .compat.cli import add_subcommands as _compat_subcommands
+    except ImportError:      # pycparser (the "compat" extra) not installed
+        _compat_subcommands = None
+    if _compat_subcommands is not None:
+        _compat_subcommands(sub)
     args = ap.parse_args(argv)
     try:
         return args.fn(args)
