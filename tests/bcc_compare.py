@@ -1,0 +1,336 @@
+"""Run tracing tools side by side over one deterministic workload and compare what they
+report: BCC's tools (``opensnoop-bpfcc``...) against another implementation of the same
+tool (libbpf-tools, or bcc-core's port).  Tools are plain command lines, so any
+implementation can be swapped in.
+
+    python tests/bcc_compare.py opensnoop \\
+        --tool bcc=/usr/sbin/opensnoop-bpfcc \\
+        --tool libbpf="stdbuf -oL /usr/sbin/opensnoop" \\
+        --tool bcc-core="python3 tools/opensnoop.py"
+    python tests/bcc_compare.py workload OUT.json     # the workload alone
+
+Each tool is started (PYTHONUNBUFFERED=1: BCC is Python), the helper waits for every
+tool's header line (BCC compiles C first: ~40 s under emulation), runs the workload
+(opens known files, some failing; spawns known processes; sleeps known times), waits a
+moment, stops the tools with SIGINT and parses their output.  Events are restricted to
+the workload's process and its children, then compared as multisets; the workload's own
+record of its opens (fds, errnos) is checked against every tool.
+"""
+import argparse
+import collections
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+# -- the workload -------------------------------------------------------------------------
+
+SLEEP = 0.2
+
+
+def workload(out_path):
+    """Deterministic activity; writes what it did (pid, comm, opens, children) as JSON."""
+    pid = os.getpid()
+    with open("/proc/self/comm") as f:
+        comm = f.read().strip()
+    tmpdir = tempfile.mkdtemp(prefix="bcc-compare-wl-", dir="/tmp")
+    created = os.path.join(tmpdir, "created")
+    plan = [
+        ("/etc/hostname", os.O_RDONLY),
+        ("/etc/passwd", os.O_RDONLY),
+        ("/nonexistent/bcc-compare/%d" % pid, os.O_RDONLY),      # ENOENT
+        ("/tmp", os.O_WRONLY),                                    # EISDIR
+        (created, os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+        (created, os.O_RDONLY),
+    ]
+    opens, children, sleeps = [], [], []
+    for path, flags in plan:
+        try:
+            fd = os.open(path, flags, 0o644)
+        except OSError as e:
+            opens.append({"path": path, "fd": -1, "err": e.errno})
+        else:
+            opens.append({"path": path, "fd": fd, "err": 0})
+            os.close(fd)
+        time.sleep(SLEEP / 4)
+    for argv in (["/bin/cat", "/etc/hostname"], ["/bin/cat", "/nonexistent/bcc-compare-cat"],
+                 ["/bin/true"]):
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        children.append({"pid": p.pid, "argv": argv, "comm": os.path.basename(argv[0]),
+                         "status": p.wait()})
+    for s in (SLEEP, SLEEP / 2):
+        t0 = time.monotonic()
+        time.sleep(s)
+        sleeps.append({"asked": s, "slept": time.monotonic() - t0})
+    os.unlink(created)
+    os.rmdir(tmpdir)
+    rec = {"pid": pid, "comm": comm, "opens": opens, "children": children, "sleeps": sleeps}
+    with open(out_path, "w") as f:
+        json.dump(rec, f, indent=1)
+    return rec
+
+
+# -- parsers ------------------------------------------------------------------------------
+
+class Parser:
+    name = ""
+    header = None         # regex matching the header line
+
+    def parse(self, line):
+        """An event dict, or None for lines that are not events."""
+        raise NotImplementedError
+
+    def key(self, ev):
+        """What must be equal between tools."""
+        raise NotImplementedError
+
+
+class OpensnoopParser(Parser):
+    """opensnoop (BCC, libbpf-tools and bcc-core print the same columns):
+    ``PID COMM FD ERR PATH``."""
+    name = "opensnoop"
+    header = re.compile(r"^\s*PID\s+COMM\s+FD\s+ERR\s+PATH\s*$")
+    _ev = re.compile(r"^\s*(\d+)\s+(.{1,16}?)\s+(-?\d+)\s+(\d+)\s(.*)$")
+
+    def parse(self, line):
+        m = self._ev.match(line)
+        if not m:
+            return None
+        pid, comm, fd, err, path = m.groups()
+        return {"pid": int(pid), "comm": comm, "fd": int(fd), "err": int(err), "path": path}
+
+    def key(self, ev):
+        return (ev["pid"], ev["comm"], ev["fd"], ev["err"], ev["path"])
+
+
+class RunqslowerParser(Parser):
+    """runqslower: ``TIME COMM TID LAT(us)`` (BCC and libbpf-tools).  Latencies differ
+    between tools by measurement noise: compare keys, then latencies by tolerance."""
+    name = "runqslower"
+    header = re.compile(r"^\s*TIME\s+COMM\s+TID\s+LAT\(us\)")
+    _ev = re.compile(r"^(\d\d:\d\d:\d\d)\s+(.{1,16}?)\s+(\d+)\s+(\d+)\s*$")
+
+    def parse(self, line):
+        m = self._ev.match(line)
+        if not m:
+            return None
+        t, comm, tid, lat = m.groups()
+        return {"time": t, "comm": comm, "pid": int(tid), "lat_us": int(lat)}
+
+    def key(self, ev):
+        return (ev["pid"], ev["comm"])
+
+
+PARSERS = {p.name: p for p in (OpensnoopParser(), RunqslowerParser())}
+
+
+# -- running tools ------------------------------------------------------------------------
+
+class Tool:
+    def __init__(self, name, argv, parser, env=None):
+        self.name, self.argv, self.parser = name, list(argv), parser
+        self.lines = []
+        self.header_at = None
+        self.started = None
+        self.header_seen = threading.Event()
+        e = dict(os.environ, PYTHONUNBUFFERED="1")
+        e.update(env or {})
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env=e, start_new_session=True)
+        self.started = time.monotonic()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self.lines.append(line)
+            if not self.header_seen.is_set() and self.parser.header.match(line):
+                self.header_at = time.monotonic() - self.started
+                self.header_seen.set()
+        self.header_seen.set()     # EOF: stop waiting (header_at stays None)
+
+    def stop(self, timeout=60):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.reader.join(10)
+
+    def events(self):
+        out = []
+        for line in self.lines:
+            if self.parser.header.match(line):
+                continue
+            ev = self.parser.parse(line)
+            if ev is not None:
+                out.append(ev)
+        return out
+
+
+class Comparison:
+    """Result of :func:`compare`: ``workload`` (its JSON record), per tool ``events``
+    (restricted to the workload's pids), ``header_seconds``, ``output`` (raw lines),
+    ``returncodes``; :meth:`diff` lists what differs between two tools."""
+
+    def __init__(self, parser, tools, workload_rec, seconds):
+        self.parser = parser
+        self.workload = workload_rec
+        self.seconds = seconds
+        pids = {workload_rec["pid"]} | {c["pid"] for c in workload_rec["children"]}
+        self.pids = pids
+        self.events = {t.name: [e for e in t.events() if e["pid"] in pids] for t in tools}
+        self.all_events = {t.name: t.events() for t in tools}
+        self.header_seconds = {t.name: t.header_at for t in tools}
+        self.output = {t.name: t.lines for t in tools}
+        self.returncodes = {t.name: t.proc.returncode for t in tools}
+
+    def multiset(self, tool):
+        return collections.Counter(self.parser.key(e) for e in self.events[tool])
+
+    def diff(self, a, b, lat_tolerance_us=None, lat_tolerance_rel=0.5):
+        """Human-readable differences between tools a and b (empty when they agree).
+        With ``lat_tolerance_us`` (runqslower), matched events must also agree on
+        latency within max(lat_tolerance_us, lat_tolerance_rel * latency)."""
+        ma, mb = self.multiset(a), self.multiset(b)
+        out = ["only %s: %r x%d" % (a, k, n) for k, n in sorted((ma - mb).items())]
+        out += ["only %s: %r x%d" % (b, k, n) for k, n in sorted((mb - ma).items())]
+        if lat_tolerance_us is not None:
+            pool = collections.defaultdict(list)
+            for e in self.events[b]:
+                pool[self.parser.key(e)].append(e["lat_us"])
+            for e in self.events[a]:
+                cands = pool.get(self.parser.key(e))
+                if not cands:
+                    continue
+                best = min(cands, key=lambda v: abs(v - e["lat_us"]))
+                cands.remove(best)
+                tol = max(lat_tolerance_us, lat_tolerance_rel * e["lat_us"])
+                if abs(best - e["lat_us"]) > tol:
+                    out.append("latency of %r: %s %dus vs %s %dus (tolerance %dus)"
+                               % (self.parser.key(e), a, e["lat_us"], b, best, tol))
+        return out
+
+    def missing_workload_opens(self, tool):
+        """opensnoop: the workload's own opens that ``tool`` did not report exactly."""
+        wl = self.workload
+        have = self.multiset(tool)
+        miss = []
+        for o in wl["opens"]:
+            k = (wl["pid"], wl["comm"], o["fd"], o["err"], o["path"])
+            if not have.get(k):
+                miss.append(k)
+        for c in wl["children"]:
+            if not any(k[0] == c["pid"] and k[1] == c["comm"] for k in have):
+                miss.append((c["pid"], c["comm"], "any open"))
+        return miss
+
+    def report(self):
+        lines = ["%s comparison over %.1f s; workload pid %d (%s), children %s"
+                 % (self.parser.name, self.seconds, self.workload["pid"],
+                    self.workload["comm"], [c["pid"] for c in self.workload["children"]])]
+        for t in self.events:
+            lines.append("  %-10s header after %s, %d workload events (%d in all), exit %s"
+                         % (t, "%.1f s" % self.header_seconds[t]
+                            if self.header_seconds[t] is not None else "NEVER",
+                            len(self.events[t]), len(self.all_events[t]),
+                            self.returncodes[t]))
+        return "\n".join(lines)
+
+
+def compare(tools, parser="opensnoop", workload_argv=None, header_timeout=400, settle=3.0,
+            env=None, optional=()):
+    """Run ``tools`` ({name: argv}) side by side over the workload; return a
+    :class:`Comparison`.  Raises RuntimeError (with each tool's output) when a tool does
+    not print its header within ``header_timeout`` seconds, unless its name is in
+    ``optional`` (then it is stopped and reports no events; header_seconds is None)."""
+    parser = PARSERS[parser] if isinstance(parser, str) else parser
+    t0 = time.monotonic()
+    running = []
+    try:
+        for name, argv in tools.items():
+            running.append(Tool(name, argv, parser, env))
+        deadline = time.monotonic() + header_timeout
+        for t in running:
+            t.header_seen.wait(max(0, deadline - time.monotonic()))
+        late = [t for t in running if t.header_at is None and t.name not in optional]
+        for t in running:
+            if t.header_at is None and t.name in optional:
+                t.stop()
+        if late:
+            for t in running:
+                t.stop()
+            raise RuntimeError("no header line from %s within %d s:\n%s" % (
+                ", ".join(t.name for t in late), header_timeout, "\n".join(
+                    "--- %s (%s, exit %s) ---\n%s" % (t.name, " ".join(t.argv),
+                                                      t.proc.returncode,
+                                                      "\n".join(t.lines[-30:]))
+                    for t in late)))
+        fd, out = tempfile.mkstemp(prefix="bcc-compare-", suffix=".json", dir="/tmp")
+        os.close(fd)
+        wl = list(workload_argv or [sys.executable, os.path.abspath(__file__), "workload"])
+        r = subprocess.run(wl + [out], capture_output=True, text=True, timeout=300)
+        if r.returncode:
+            raise RuntimeError("workload failed (%d): %s" % (r.returncode, r.stderr))
+        with open(out) as f:
+            rec = json.load(f)
+        os.unlink(out)
+        time.sleep(settle)           # let the tools drain their buffers
+    finally:
+        for t in running:
+            t.stop()
+    return Comparison(parser, running, rec, time.monotonic() - t0)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("what", help="opensnoop | runqslower | workload")
+    ap.add_argument("out", nargs="?", help="workload: where to write its JSON record")
+    ap.add_argument("--tool", action="append", default=[], metavar="NAME=CMDLINE")
+    ap.add_argument("--header-timeout", type=float, default=400)
+    ap.add_argument("--lat-tolerance-us", type=int, default=None)
+    a = ap.parse_args(argv)
+    if a.what == "workload":
+        print(json.dumps(workload(a.out or "/dev/stdout")))
+        return 0
+    tools = {}
+    for spec in a.tool:
+        name, _, cmd = spec.partition("=")
+        tools[name] = shlex.split(cmd)
+    if len(tools) < 2:
+        ap.error("give at least two --tool NAME=CMDLINE")
+    c = compare(tools, a.what, header_timeout=a.header_timeout)
+    print(c.report())
+    names = list(tools)
+    bad = 0
+    for other in names[1:]:
+        d = c.diff(names[0], other, lat_tolerance_us=a.lat_tolerance_us)
+        print("%s vs %s: %s" % (names[0], other, "agree" if not d else "%d differences"
+                                % len(d)))
+        for line in d:
+            print("  " + line)
+        bad += bool(d)
+    if a.what == "opensnoop":
+        for t in names:
+            m = c.missing_workload_opens(t)
+            if m:
+                print("%s missed workload opens: %s" % (t, m))
+                bad += 1
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Real BCC on the guest kernel: BCC's opensnoop-bpfcc and other implementations of
+opensnoop run side by side over one deterministic workload (tests/bcc_compare.py) and
+must report the same events.  BCC compiles C at start-up (~40 s under emulation), so all
+tools share one run."""
+import os
+import shutil
+import sys
+
+import pytest
+
+import guestlib
+import bcc_compare
+
+pytestmark = guestlib.only_in_guest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BCC = ["/usr/sbin/opensnoop-bpfcc"]
+# The implementation compared with BCC's.  Swap in bcc-core's port with one line:
+#   OTHER = ("bcc-core", [sys.executable, os.path.join(REPO, "tools", "opensnoop.py")])
+OTHER = ("libbpf-tools", ["stdbuf", "-oL", "/usr/sbin/opensnoop"])
+# bcc-core's port also joins the same run once its facade imports (no extra BCC start-up)
+BCC_CORE = ("bcc-core", [sys.executable, os.path.join(REPO, "tools", "opensnoop.py")])
+
+
+def _facade_missing():
+    if not os.path.exists(BCC_CORE[1][1]):
+        return "tools/opensnoop.py does not exist yet"
+    try:
+        from bcc_core import BPF  # noqa: F401
+    except ImportError as e:
+        return "the BCC facade is not there yet (from bcc_core import BPF: %s)" % e
+    return None
+
+
+@pytest.fixture(scope="module")
+def opensnoop_run():
+    missing = [t[0] for t in (BCC, OTHER[1]) if not (shutil.which(t[0]) or os.path.exists(t[0]))]
+    if missing:
+        pytest.skip("not installed: %s (apt-get install bpfcc-tools libbpf-tools)" % missing)
+    tools = {"bcc": BCC, OTHER[0]: OTHER[1]}
+    if _facade_missing() is None and OTHER[0] != BCC_CORE[0]:
+        tools[BCC_CORE[0]] = BCC_CORE[1]
+    c = bcc_compare.compare(tools, "opensnoop", header_timeout=400,
+                            optional=[BCC_CORE[0]] if OTHER[0] != BCC_CORE[0] else [])
+    print("\n" + c.report())
+    guestlib.write_result("opensnoop", {"report": c.report(), "events": c.events,
+                                        "workload": c.workload,
+                                        "header_seconds": c.header_seconds})
+    return c
+
+
+def test_bcc_opensnoop_agrees_with_other_implementation(opensnoop_run):
+    c = opensnoop_run
+    for tool in c.events:
+        assert not c.missing_workload_opens(tool), (tool, c.missing_workload_opens(tool),
+                                                    c.output[tool][-20:])
+    assert c.diff("bcc", OTHER[0]) == []
+    assert len(c.events["bcc"]) >= len(c.workload["opens"]) + len(c.workload["children"])
+
+
+def test_bcc_opensnoop_agrees_with_bcc_core(opensnoop_run):
+    why = _facade_missing()
+    if why:
+        pytest.skip(why)
+    c = opensnoop_run
+    name = BCC_CORE[0]
+    assert c.header_seconds[name] is not None, c.output[name][-30:]
+    assert not c.missing_workload_opens(name), c.missing_workload_opens(name)
+    assert c.diff("bcc", name) == []

@@ -1,0 +1,249 @@
+"""Kernel matrix: what this host cannot run (kprobes, fentry/fexit, real BCC) runs in a
+qemu guest booted with Debian's 6.1 kernel (tests/guest.py, virtme-ng, no KVM).
+
+One boot per pytest session: the BPF objects for tests/guest_tests are compiled here
+(tests/progs/guest_*.bpf.c), the host's CO-RE decisions for them are recorded, both go
+to a manifest in /tmp, and pytest runs tests/guest_tests inside the guest with this
+interpreter.  Each guest test then shows up here as ``test_in_guest[<file>::<test>]`` with
+the guest's outcome (passed / failed with the guest's report / skipped with its reason).
+When the guest cannot boot (no virtme-ng, qemu or kernel image) they are skipped with
+the reason, never passed.
+
+    python -m pytest -m guest tests/test_guest.py -s
+
+The tests without the ``guest`` mark check on the host that the same objects fail here
+with a clear NotSupportedError (this host has neither kprobes nor trampolines).
+"""
+import ast
+import collections
+import glob
+import json
+import os
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import guest
+from conftest import PROGS, build_bpf, need_root
+from bcc_core import features, link
+from bcc_core.errors import NotSupportedError
+from bcc_core.loader import Object
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GUEST_TESTS = os.path.join(HERE, "guest_tests")
+GUEST_TIMEOUT = int(os.environ.get("BCC_CORE_GUEST_TIMEOUT", "840"))   # ~14 min cap
+CORE_FIELDS = ("tgid", "pid", "real_parent", "comm")
+
+
+def _guest_cases():
+    """file::function for every test function in tests/guest_tests (parsed, not imported:
+    the list must not depend on the machine)."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(GUEST_TESTS, "test_*.py"))):
+        with open(path) as f:
+            tree = ast.parse(f.read(), path)
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+                out.append("%s::%s" % (os.path.basename(path), node.name))
+    return out
+
+
+GUEST_CASES = _guest_cases()
+
+
+def core_offsets(obj):
+    """{field: target byte offset} of the task_struct fields guest_core.bpf.c reads."""
+    out = {}
+    for d in obj.core_decisions:
+        spec = str(d.spec)
+        for f in CORE_FIELDS:
+            if spec.endswith("task_struct." + f) and d.kind_name == "byte_off":
+                out[f] = d.target_value
+    return out
+
+
+def _read_core(path):
+    """Load guest_core on this kernel, trigger it, return (offsets, values)."""
+    with Object(path, rodata={"target_tgid": os.getpid()}) as o:
+        with link.attach_auto(o.program("on_getppid")):
+            os.getppid()
+        vals = {k: o.bss[k] for k in ("hits", "core_tgid", "core_pid", "core_ppid",
+                                      "helper_pid_tgid")}
+        vals["core_comm"] = o.bss["core_comm"].split(b"\0", 1)[0].decode()
+        return core_offsets(o), vals
+
+
+def _junit_results(path):
+    """{file::function: (outcome, message)} from the guest's junit xml; parametrized
+    cases fold into their function (any failure wins, then any pass)."""
+    res = {}
+    rank = {"failed": 3, "error": 3, "passed": 2, "skipped": 1}
+    root = ET.parse(path).getroot()
+    for tc in root.iter("testcase"):
+        mod = tc.get("classname", "").split(".")[-1]
+        name = tc.get("name", "").split("[", 1)[0]
+        key = "%s.py::%s" % (mod, name)
+        outcome, msg = "passed", ""
+        for child in tc:
+            if child.tag in ("failure", "error"):
+                outcome = "failed" if child.tag == "failure" else "error"
+                msg = (child.get("message") or "") + "\n" + (child.text or "")
+                break
+            if child.tag == "skipped":
+                outcome, msg = "skipped", child.get("message") or ""
+        prev = res.get(key)
+        if prev is None or rank[outcome] > rank[prev[0]]:
+            res[key] = (outcome, msg.strip())
+    return res
+
+
+class GuestRun:
+    def __init__(self, result, junit, manifest):
+        self.result, self.manifest = result, manifest
+        self.results = _junit_results(junit) if os.path.exists(junit) else {}
+        self.extra = {}
+        for p in glob.glob(os.path.join(result.workdir, "result-*.json")):
+            with open(p) as f:
+                self.extra[os.path.basename(p)[7:-5]] = json.load(f)
+
+    def summary(self):
+        r = self.result
+        n = collections.Counter(v[0] for v in self.results.values())
+        lines = ["guest kernel matrix: %s in %.1f s (boot + tests), %s; logs in %s"
+                 % ("ran" if r.returncode is not None else "FAILED", r.seconds,
+                    ", ".join("%d %s" % (c, k) for k, c in sorted(n.items())) or "no results",
+                    r.workdir)]
+        core = self.extra.get("core")
+        if core:
+            lines.append("  CO-RE task_struct offsets: host %s %s, guest %s %s"
+                         % (core.get("host_release"), core.get("host_offsets"),
+                            core.get("guest_release"), core.get("guest_offsets")))
+        osn = self.extra.get("opensnoop")
+        if osn:
+            lines += ["  " + l for l in osn["report"].splitlines()]
+        return "\n".join(lines)
+
+
+def _say(request, text):
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    if capman is not None:
+        with capman.global_and_fixture_disabled():
+            print("\n" + text, flush=True)
+    else:
+        print(text)
+
+
+@pytest.fixture(scope="session")
+def guest_run(request):
+    why = guest.unavailable_reason()
+    if why:
+        pytest.skip("guest kernel matrix: %s" % why)
+    t0 = time.monotonic()
+    workdir = guest.make_workdir()
+    objects, errors = {}, {}
+    for src in sorted(glob.glob(os.path.join(PROGS, "guest_*.bpf.c"))):
+        name = os.path.basename(src)[:-len(".bpf.c")]
+        try:
+            objects[name] = build_bpf(name)
+        except Exception as e:      # reported by the guest test that needs it
+            errors[name] = "%s: %s" % (type(e).__name__, e)
+    host = {"release": os.uname().release}
+    try:
+        host["core_offsets"], host["core_values"] = _read_core(objects["guest_core"])
+    except Exception as e:
+        host["core_error"] = "%s: %s" % (type(e).__name__, e)
+    manifest = {"objects": objects, "build_errors": errors, "host": host}
+    with open(os.path.join(workdir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    junit = os.path.join(workdir, "junit.xml")
+    build_s = time.monotonic() - t0
+    _say(request, "guest kernel matrix: booting %s with %s (TCG, no KVM), objects built "
+         "in %.1f s, workdir %s" % (guest.find_kernel(), guest.find_vng(), build_s, workdir))
+    r = guest.run(guest.pytest_script(junit=junit), workdir=workdir, timeout=GUEST_TIMEOUT)
+    run = GuestRun(r, junit, manifest)
+    _say(request, run.summary())
+    return run
+
+
+@pytest.mark.guest
+def test_guest_boots_and_runs_the_suite(guest_run):
+    r = guest_run.result
+    assert r.returncode is not None, r.describe()
+    assert guest_run.results, "no junit results from the guest:\n" + r.describe()
+    assert r.seconds < GUEST_TIMEOUT
+
+
+@pytest.mark.guest
+@pytest.mark.parametrize("case", GUEST_CASES)
+def test_in_guest(guest_run, case):
+    res = guest_run.results.get(case)
+    if res is None:
+        pytest.fail("%s did not run in the guest\n%s" % (case, guest_run.result.describe()),
+                    pytrace=False)
+    outcome, msg = res
+    if outcome == "skipped":
+        pytest.skip("in the guest: %s" % msg)
+    if outcome != "passed":
+        pytest.fail("%s in the guest (%s):\n%s" % (outcome, guest_run.result.workdir, msg),
+                    pytrace=False)
+
+
+# -- host side: the same objects, on a host without kprobes and trampolines ---------------
+
+def test_kprobe_object_fails_clearly_on_host():
+    need_root()
+    ok, _ = features.kprobes()
+    if ok:
+        pytest.skip("this host has kprobes (the guest covers them)")
+    with Object(build_bpf("guest_kprobe"), rodata={"target_tgid": os.getpid()}) as o:
+        for name, kind in (("kprobe_open", "kprobe"), ("kretprobe_open", "kretprobe")):
+            with pytest.raises(NotSupportedError) as ei:
+                link.attach_auto(o.program(name))
+            msg = str(ei.value)
+            assert "kprobes are not available" in msg and "do_sys_openat2" in msg, msg
+            assert "%s '%s'" % (kind, "do_sys_openat2") in msg, msg
+            assert "tracepoint" in msg          # says what to use instead
+
+
+def test_fentry_object_fails_clearly_on_host():
+    need_root()
+    ok, _ = features.trampolines()
+    if ok:
+        pytest.skip("this host has BPF trampolines (the guest covers them)")
+    with pytest.raises(NotSupportedError) as ei:
+        Object(build_bpf("guest_fentry"), rodata={"target_tgid": os.getpid()})
+    msg = str(ei.value)
+    assert "trampolines" in msg and "fentry_open" in msg and "fentry/do_sys_openat2" in msg, msg
+    assert "tracepoint" in msg
+
+
+def test_core_object_reads_right_values_on_host():
+    """The object the guest relocates differently: on the host, values are right too."""
+    need_root()
+    offs, vals = _read_core(build_bpf("guest_core"))
+    with open("/proc/self/comm") as f:
+        comm = f.read().strip()
+    assert set(offs) == set(CORE_FIELDS), offs
+    assert vals["hits"] >= 1
+    assert vals["core_tgid"] == os.getpid() == vals["helper_pid_tgid"] >> 32
+    assert vals["core_pid"] == threading.get_native_id()
+    assert vals["core_ppid"] == os.getppid()
+    assert vals["core_comm"] == comm
+
+
+def test_guest_cases_are_found():
+    assert len(GUEST_CASES) >= 6, GUEST_CASES
+
+
+def test_harness_skips_without_virtme_ng(monkeypatch):
+    monkeypatch.delenv("BCC_CORE_GUEST_VNG", raising=False)
+    monkeypatch.delenv("BCC_CORE_GUEST", raising=False)
+    if os.geteuid() != 0:
+        pytest.skip("unavailable_reason() checks root first")
+    assert "virtme-ng" in guest.unavailable_reason(path="/nonexistent")
+    monkeypatch.setenv("BCC_CORE_GUEST_VNG", "/nonexistent/vng")
+    assert "virtme-ng" in guest.unavailable_reason()
+    monkeypatch.setenv("BCC_CORE_GUEST", "0")
+    assert "disabled" in guest.unavailable_reason()
