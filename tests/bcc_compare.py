@@ -76,6 +76,24 @@ def workload(out_path):
     return rec
 
 
+def contention(out_path, seconds=2.0):
+    """Two CPU hogs pinned to one CPU, each waiting in the run queue for the other:
+    run-queue latencies of several ms for known pids.  Writes pid/children as JSON."""
+    code = ("import os,time\nos.sched_setaffinity(0,{0})\nend=time.time()+%f\n"
+            "while time.time()<end: pass\n" % seconds)
+    hogs = [subprocess.Popen([sys.executable, "-S", "-c", code]) for _ in range(2)]
+    children = []
+    for h in hogs:
+        children.append({"pid": h.pid, "argv": ["hog"], "comm": "", "status": h.wait()})
+    with open("/proc/self/comm") as f:
+        comm = f.read().strip()
+    rec = {"pid": os.getpid(), "comm": comm, "opens": [], "children": children,
+           "sleeps": []}
+    with open(out_path, "w") as f:
+        json.dump(rec, f, indent=1)
+    return rec
+
+
 # -- parsers ------------------------------------------------------------------------------
 
 class Parser:
@@ -297,7 +315,7 @@ def compare(tools, parser="opensnoop", workload_argv=None, header_timeout=400, s
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", help="opensnoop | runqslower | workload")
+    ap.add_argument("what", help="opensnoop | runqslower | workload | contention")
     ap.add_argument("out", nargs="?", help="workload: where to write its JSON record")
     ap.add_argument("--tool", action="append", default=[], metavar="NAME=CMDLINE")
     ap.add_argument("--header-timeout", type=float, default=400)
@@ -305,6 +323,9 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.what == "workload":
         print(json.dumps(workload(a.out or "/dev/stdout")))
+        return 0
+    if a.what == "contention":
+        print(json.dumps(contention(a.out or "/dev/stdout")))
         return 0
     tools = {}
     for spec in a.tool:
