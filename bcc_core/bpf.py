@@ -1,5 +1,5 @@
-# The BPF class follows BCC 0.26's bcc/__init__.py (Apache-2.0): same names, arguments,
-# defaults and bookkeeping, backed by bcc_core's loader, links and readers instead of
+# The BPF class offers the Python API of BCC 0.26's BPF class (names, arguments, defaults,
+# messages tools rely on), implemented on bcc_core's loader, links and readers instead of
 # libbcc/LLVM.
 """``BPF``: BCC's Python front end on compiled BPF CO-RE objects.
 
@@ -28,8 +28,6 @@ from the map name (``events`` -> ``event``, ``events_t``...), then ``event``, ``
 ``data_t``, ``data``, then ``*_event``, ``*_event_t``, ``*_data_t``, then the struct a
 global ``unused*`` pointer points to.
 """
-from __future__ import print_function
-
 import atexit
 import ctypes as ct
 import errno
@@ -48,187 +46,80 @@ from .errors import AttachError, BccCoreError, NotSupportedError
 from .table import PerfEventArray, Table
 from .utils import ArgString, _assert_is_bytes, _str, get_online_cpus, kernel_symbols
 
-try:
-    basestring
-except NameError:  # Python 3
-    basestring = str
-
 _default_probe_limit = 1000
-_num_open_probes = 0
+_num_open_probes = 0        # kprobes + uprobes attached by all BPF objects
 
 
-# for tests
 def _get_num_open_probes():
-    global _num_open_probes
+    """How many kprobes/uprobes are attached now (used by tests)."""
     return _num_open_probes
 
 
 DEBUGFS = "/sys/kernel/debug"
-TRACEFS = os.path.join(DEBUGFS, "tracing")
-if not os.path.exists(TRACEFS):
-    TRACEFS = "/sys/kernel/tracing"
+# tracefs under debugfs where that is mounted, else its own mount point
+TRACEFS = next((d for d in (DEBUGFS + "/tracing",) if os.path.exists(d)),
+               "/sys/kernel/tracing")
 
-# Debug flags (accepted, mostly without effect: there is no compiler at run time)
-DEBUG_LLVM_IR = 0x1
-DEBUG_BPF = 0x2
-DEBUG_PREPROCESSOR = 0x4
-DEBUG_SOURCE = 0x8
-DEBUG_BPF_REGISTER_STATE = 0x10
-DEBUG_BTF = 0x20
+# BCC's debug flags; accepted for compatibility, there is no compiler to debug here
+DEBUG_LLVM_IR, DEBUG_BPF, DEBUG_PREPROCESSOR, DEBUG_SOURCE = 0x1, 0x2, 0x4, 0x8
+DEBUG_BPF_REGISTER_STATE, DEBUG_BTF = 0x10, 0x20
 
 
-class PerfType:
-    # From perf_type_id in uapi/linux/perf_event.h
-    HARDWARE = 0
-    SOFTWARE = 1
-    TRACEPOINT = 2
-    HW_CACHE = 3
-    RAW = 4
-    BREAKPOINT = 5
+# -- kernel UAPI constants, grouped in classes as BCC's Python API has them ----------
+def _numbered(names, first=0):
+    """{name: first, next name: first + 1, ...} for a space-separated list."""
+    return {n: v for v, n in enumerate(names.split(), first)}
 
 
-class PerfHWConfig:
-    # From perf_hw_id in uapi/linux/perf_event.h
-    CPU_CYCLES = 0
-    INSTRUCTIONS = 1
-    CACHE_REFERENCES = 2
-    CACHE_MISSES = 3
-    BRANCH_INSTRUCTIONS = 4
-    BRANCH_MISSES = 5
-    BUS_CYCLES = 6
-    STALLED_CYCLES_FRONTEND = 7
-    STALLED_CYCLES_BACKEND = 8
-    REF_CPU_CYCLES = 9
+def _bit_flags(names):
+    """{name: 1 << 0, next name: 1 << 1, ...} for a space-separated list."""
+    return {n: 1 << b for b, n in enumerate(names.split())}
 
 
-class PerfSWConfig:
-    # From perf_sw_id in uapi/linux/perf_event.h
-    CPU_CLOCK = 0
-    TASK_CLOCK = 1
-    PAGE_FAULTS = 2
-    CONTEXT_SWITCHES = 3
-    CPU_MIGRATIONS = 4
-    PAGE_FAULTS_MIN = 5
-    PAGE_FAULTS_MAJ = 6
-    ALIGNMENT_FAULTS = 7
-    EMULATION_FAULTS = 8
-    DUMMY = 9
-    BPF_OUTPUT = 10
+def _constants(name, origin, values):
+    return type(name, (object,), dict(values, __doc__="Values of %s." % origin))
 
 
-class PerfEventSampleFormat:
-    # from perf_event_sample_format in uapi/linux/bpf.h
-    IP = (1 << 0)
-    TID = (1 << 1)
-    TIME = (1 << 2)
-    ADDR = (1 << 3)
-    READ = (1 << 4)
-    CALLCHAIN = (1 << 5)
-    ID = (1 << 6)
-    CPU = (1 << 7)
-    PERIOD = (1 << 8)
-    STREAM_ID = (1 << 9)
-    RAW = (1 << 10)
-    BRANCH_STACK = (1 << 11)
-    REGS_USER = (1 << 12)
-    STACK_USER = (1 << 13)
-    WEIGHT = (1 << 14)
-    DATA_SRC = (1 << 15)
-    IDENTIFIER = (1 << 16)
-    TRANSACTION = (1 << 17)
-    REGS_INTR = (1 << 18)
-    PHYS_ADDR = (1 << 19)
-    AUX = (1 << 20)
-    CGROUP = (1 << 21)
-    DATA_PAGE_SIZE = (1 << 22)
-    CODE_PAGE_SIZE = (1 << 23)
-    WEIGHT_STRUCT = (1 << 24)
+PerfType = _constants("PerfType", "enum perf_type_id, linux/perf_event.h", _numbered(
+    "HARDWARE SOFTWARE TRACEPOINT HW_CACHE RAW BREAKPOINT"))
 
+PerfHWConfig = _constants("PerfHWConfig", "enum perf_hw_id, linux/perf_event.h", _numbered(
+    "CPU_CYCLES INSTRUCTIONS CACHE_REFERENCES CACHE_MISSES BRANCH_INSTRUCTIONS "
+    "BRANCH_MISSES BUS_CYCLES STALLED_CYCLES_FRONTEND STALLED_CYCLES_BACKEND "
+    "REF_CPU_CYCLES"))
 
-class BPFProgType:
-    # From bpf_prog_type in uapi/linux/bpf.h
-    SOCKET_FILTER = 1
-    KPROBE = 2
-    SCHED_CLS = 3
-    SCHED_ACT = 4
-    TRACEPOINT = 5
-    XDP = 6
-    PERF_EVENT = 7
-    CGROUP_SKB = 8
-    CGROUP_SOCK = 9
-    LWT_IN = 10
-    LWT_OUT = 11
-    LWT_XMIT = 12
-    SOCK_OPS = 13
-    SK_SKB = 14
-    CGROUP_DEVICE = 15
-    SK_MSG = 16
-    RAW_TRACEPOINT = 17
-    CGROUP_SOCK_ADDR = 18
-    CGROUP_SOCKOPT = 25
-    TRACING = 26
-    LSM = 29
+PerfSWConfig = _constants("PerfSWConfig", "enum perf_sw_ids, linux/perf_event.h", _numbered(
+    "CPU_CLOCK TASK_CLOCK PAGE_FAULTS CONTEXT_SWITCHES CPU_MIGRATIONS PAGE_FAULTS_MIN "
+    "PAGE_FAULTS_MAJ ALIGNMENT_FAULTS EMULATION_FAULTS DUMMY BPF_OUTPUT"))
 
+PerfEventSampleFormat = _constants(
+    "PerfEventSampleFormat", "enum perf_event_sample_format, linux/perf_event.h",
+    _bit_flags("IP TID TIME ADDR READ CALLCHAIN ID CPU PERIOD STREAM_ID RAW BRANCH_STACK "
+               "REGS_USER STACK_USER WEIGHT DATA_SRC IDENTIFIER TRANSACTION REGS_INTR "
+               "PHYS_ADDR AUX CGROUP DATA_PAGE_SIZE CODE_PAGE_SIZE WEIGHT_STRUCT"))
 
-class BPFAttachType:
-    # from bpf_attach_type uapi/linux/bpf.h
-    CGROUP_INET_INGRESS = 0
-    CGROUP_INET_EGRESS = 1
-    CGROUP_INET_SOCK_CREATE = 2
-    CGROUP_SOCK_OPS = 3
-    SK_SKB_STREAM_PARSER = 4
-    SK_SKB_STREAM_VERDICT = 5
-    CGROUP_DEVICE = 6
-    SK_MSG_VERDICT = 7
-    CGROUP_INET4_BIND = 8
-    CGROUP_INET6_BIND = 9
-    CGROUP_INET4_CONNECT = 10
-    CGROUP_INET6_CONNECT = 11
-    CGROUP_INET4_POST_BIND = 12
-    CGROUP_INET6_POST_BIND = 13
-    CGROUP_UDP4_SENDMSG = 14
-    CGROUP_UDP6_SENDMSG = 15
-    LIRC_MODE2 = 16
-    FLOW_DISSECTOR = 17
-    CGROUP_SYSCTL = 18
-    CGROUP_UDP4_RECVMSG = 19
-    CGROUP_UDP6_RECVMSG = 20
-    CGROUP_GETSOCKOPT = 21
-    CGROUP_SETSOCKOPT = 22
-    TRACE_RAW_TP = 23
-    TRACE_FENTRY = 24
-    TRACE_FEXIT = 25
-    MODIFY_RETURN = 26
-    LSM_MAC = 27
-    TRACE_ITER = 28
-    CGROUP_INET4_GETPEERNAME = 29
-    CGROUP_INET6_GETPEERNAME = 30
-    CGROUP_INET4_GETSOCKNAME = 31
-    CGROUP_INET6_GETSOCKNAME = 32
-    XDP_DEVMAP = 33
-    CGROUP_INET_SOCK_RELEASE = 34
-    XDP_CPUMAP = 35
-    SK_LOOKUP = 36
-    XDP = 37
-    SK_SKB_VERDICT = 38
+BPFProgType = _constants("BPFProgType", "enum bpf_prog_type, linux/bpf.h", dict(
+    _numbered("SOCKET_FILTER KPROBE SCHED_CLS SCHED_ACT TRACEPOINT XDP PERF_EVENT "
+              "CGROUP_SKB CGROUP_SOCK LWT_IN LWT_OUT LWT_XMIT SOCK_OPS SK_SKB "
+              "CGROUP_DEVICE SK_MSG RAW_TRACEPOINT CGROUP_SOCK_ADDR", 1),
+    CGROUP_SOCKOPT=25, TRACING=26, LSM=29))
 
+BPFAttachType = _constants("BPFAttachType", "enum bpf_attach_type, linux/bpf.h", _numbered(
+    "CGROUP_INET_INGRESS CGROUP_INET_EGRESS CGROUP_INET_SOCK_CREATE CGROUP_SOCK_OPS "
+    "SK_SKB_STREAM_PARSER SK_SKB_STREAM_VERDICT CGROUP_DEVICE SK_MSG_VERDICT "
+    "CGROUP_INET4_BIND CGROUP_INET6_BIND CGROUP_INET4_CONNECT CGROUP_INET6_CONNECT "
+    "CGROUP_INET4_POST_BIND CGROUP_INET6_POST_BIND CGROUP_UDP4_SENDMSG CGROUP_UDP6_SENDMSG "
+    "LIRC_MODE2 FLOW_DISSECTOR CGROUP_SYSCTL CGROUP_UDP4_RECVMSG CGROUP_UDP6_RECVMSG "
+    "CGROUP_GETSOCKOPT CGROUP_SETSOCKOPT TRACE_RAW_TP TRACE_FENTRY TRACE_FEXIT "
+    "MODIFY_RETURN LSM_MAC TRACE_ITER CGROUP_INET4_GETPEERNAME CGROUP_INET6_GETPEERNAME "
+    "CGROUP_INET4_GETSOCKNAME CGROUP_INET6_GETSOCKNAME XDP_DEVMAP CGROUP_INET_SOCK_RELEASE "
+    "XDP_CPUMAP SK_LOOKUP XDP SK_SKB_VERDICT"))
 
-class XDPAction:
-    # from xdp_action uapi/linux/bpf.h
-    XDP_ABORTED = 0
-    XDP_DROP = 1
-    XDP_PASS = 2
-    XDP_TX = 3
-    XDP_REDIRECT = 4
+XDPAction = _constants("XDPAction", "enum xdp_action, linux/bpf.h", _numbered(
+    "XDP_ABORTED XDP_DROP XDP_PASS XDP_TX XDP_REDIRECT"))
 
-
-class XDPFlags:
-    # from xdp_flags uapi/linux/if_link.h
-    UPDATE_IF_NOEXIST = (1 << 0)
-    SKB_MODE = (1 << 1)
-    DRV_MODE = (1 << 2)
-    HW_MODE = (1 << 3)
-    REPLACE = (1 << 4)
+XDPFlags = _constants("XDPFlags", "the XDP_FLAGS_* of linux/if_link.h", _bit_flags(
+    "UPDATE_IF_NOEXIST SKB_MODE DRV_MODE HW_MODE REPLACE"))
 
 
 class USDTException(Exception):
@@ -293,65 +184,28 @@ def _not_bcc_c(what):
 
 
 class BPF(object):
-    # Here for backwards compatibility only, add new enum members and types
-    # the appropriate wrapper class elsewhere in this file to avoid namespace
-    # collision issues
-    SOCKET_FILTER = BPFProgType.SOCKET_FILTER
-    KPROBE = BPFProgType.KPROBE
-    SCHED_CLS = BPFProgType.SCHED_CLS
-    SCHED_ACT = BPFProgType.SCHED_ACT
-    TRACEPOINT = BPFProgType.TRACEPOINT
-    XDP = BPFProgType.XDP
-    PERF_EVENT = BPFProgType.PERF_EVENT
-    CGROUP_SKB = BPFProgType.CGROUP_SKB
-    CGROUP_SOCK = BPFProgType.CGROUP_SOCK
-    LWT_IN = BPFProgType.LWT_IN
-    LWT_OUT = BPFProgType.LWT_OUT
-    LWT_XMIT = BPFProgType.LWT_XMIT
-    SOCK_OPS = BPFProgType.SOCK_OPS
-    SK_SKB = BPFProgType.SK_SKB
-    CGROUP_DEVICE = BPFProgType.CGROUP_DEVICE
-    SK_MSG = BPFProgType.SK_MSG
-    RAW_TRACEPOINT = BPFProgType.RAW_TRACEPOINT
-    CGROUP_SOCK_ADDR = BPFProgType.CGROUP_SOCK_ADDR
-    TRACING = BPFProgType.TRACING
-    LSM = BPFProgType.LSM
-
-    XDP_ABORTED = XDPAction.XDP_ABORTED
-    XDP_DROP = XDPAction.XDP_DROP
-    XDP_PASS = XDPAction.XDP_PASS
-    XDP_TX = XDPAction.XDP_TX
-    XDP_REDIRECT = XDPAction.XDP_REDIRECT
-
-    XDP_FLAGS_UPDATE_IF_NOEXIST = XDPFlags.UPDATE_IF_NOEXIST
-    XDP_FLAGS_SKB_MODE = XDPFlags.SKB_MODE
-    XDP_FLAGS_DRV_MODE = XDPFlags.DRV_MODE
-    XDP_FLAGS_HW_MODE = XDPFlags.HW_MODE
-    XDP_FLAGS_REPLACE = XDPFlags.REPLACE
-    # END enum backwards compat
+    # BCC also has the prog type, XDP action and XDP flag constants as BPF.<NAME>;
+    # they are copied in from BPFProgType, XDPAction and XDPFlags after the class.
 
     _probe_repl = re.compile(b"[^a-zA-Z0-9_]")
     _sym_caches = {}
 
-    _auto_includes = {
-        "linux/time.h": ["time"],
-        "linux/fs.h": ["fs", "file"],
-        "linux/blkdev.h": ["bio", "request"],
-        "linux/slab.h": ["alloc"],
-        "linux/netdevice.h": ["sk_buff", "net_device"]
-    }
+    # headers BCC adds to a C program that mentions one of these words
+    _auto_includes = dict((
+        ("linux/time.h", ["time"]),
+        ("linux/fs.h", ["fs", "file"]),
+        ("linux/blkdev.h", ["bio", "request"]),
+        ("linux/slab.h", ["alloc"]),
+        ("linux/netdevice.h", ["sk_buff", "net_device"]),
+    ))
 
-    _syscall_prefixes = [
-        b"sys_",
-        b"__x64_sys_",
-        b"__x32_compat_sys_",
-        b"__ia32_compat_sys_",
-        b"__arm64_sys_",
-        b"__s390x_sys_",
-        b"__s390_sys_",
-    ]
+    # how syscall entry points are named on the architectures BCC knows; the first one
+    # found in kallsyms for "bpf" wins (see get_syscall_prefix)
+    _syscall_prefixes = [b"sys_", b"__x64_sys_", b"__x32_compat_sys_",
+                         b"__ia32_compat_sys_", b"__arm64_sys_", b"__s390x_sys_",
+                         b"__s390_sys_"]
 
-    CLOCK_MONOTONIC = 1         # see <linux/time.h>
+    CLOCK_MONOTONIC = 1         # clockid of linux/time.h
 
     class timespec(ct.Structure):
         _fields_ = [('tv_sec', ct.c_long), ('tv_nsec', ct.c_long)]
@@ -359,63 +213,54 @@ class BPF(object):
     @classmethod
     def monotonic_time(cls):
         """monotonic_time()
-        Returns the system monotonic time from clock_gettime, using the
-        CLOCK_MONOTONIC constant. The time returned is in nanoseconds.
+
+        Nanoseconds of CLOCK_MONOTONIC (the clock of bpf_ktime_get_ns), as a float.
         """
         import time
         return float(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
 
     @classmethod
     def generate_auto_includes(cls, program_words):
-        headers = ""
-        for header, keywords in cls._auto_includes.items():
-            for keyword in keywords:
-                for word in program_words:
-                    if keyword in word and header not in headers:
-                        headers += "#include <%s>\n" % header
-        return headers
+        """The #include lines for the headers whose keywords occur in program_words."""
+        wanted = [hdr for hdr, words in cls._auto_includes.items()
+                  if any(w in word for w in words for word in program_words)]
+        return "".join("#include <%s>\n" % hdr for hdr in wanted)
 
-    # defined for compatibility reasons, to be removed
-    Table = Table
+    Table = Table       # BCC still exposes it as BPF.Table
 
     class Function(object):
+        """A loaded program: ``name`` (bytes) and its file descriptor ``fd``."""
+
         def __init__(self, bpf, name, fd):
-            self.bpf = bpf
-            self.name = name
-            self.fd = fd
+            self.bpf, self.name, self.fd = bpf, name, fd
 
     @staticmethod
     def _find_file(filename):
-        """ If filename is invalid, search in ./ of argv[0] """
-        if filename:
-            if not os.path.isfile(filename):
-                argv0 = ArgString(sys.argv[0])
-                t = b"/".join([os.path.abspath(os.path.dirname(argv0.__bytes__())), filename])
-                if os.path.isfile(t):
-                    filename = t
-                else:
-                    raise Exception("Could not find file %s" % filename)
-        return filename
+        """``filename`` if it exists, else the same name next to the running script
+        (the directory of sys.argv[0]); raises when neither exists."""
+        if not filename or os.path.isfile(filename):
+            return filename
+        script_dir = os.path.abspath(os.path.dirname(bytes(ArgString(sys.argv[0]))))
+        beside = b"/".join([script_dir, filename])
+        if not os.path.isfile(beside):
+            raise Exception("Could not find file %s" % filename)
+        return beside
 
     @staticmethod
     def find_exe(bin_path):
-        """Traverses the PATH environment variable, looking for the first directory that
-        contains an executable file named bin_path (as BCC)."""
-        def is_exe(fpath):
-            return os.path.isfile(fpath) and \
-                os.access(fpath, os.X_OK)
+        """The path of the executable ``bin_path``: itself if it contains a directory
+        part (and is executable), else the first match on $PATH; None if not found."""
+        def runnable(p):
+            return os.path.isfile(p) and os.access(p, os.X_OK)
 
-        fpath, fname = os.path.split(bin_path)
-        if fpath:
-            if is_exe(bin_path):
-                return bin_path
-        else:
-            for path in os.environ["PATH"].split(os.pathsep):
-                path = path.strip('"')
-                exe_file = os.path.join(path.encode() if isinstance(bin_path, bytes)
-                                        else path, bin_path)
-                if is_exe(exe_file):
-                    return exe_file
+        if os.path.dirname(bin_path):
+            return bin_path if runnable(bin_path) else None
+        as_bytes = isinstance(bin_path, bytes)
+        for d in os.environ["PATH"].split(os.pathsep):
+            d = d.strip('"')
+            candidate = os.path.join(d.encode() if as_bytes else d, bin_path)
+            if runnable(candidate):
+                return candidate
         return None
 
     def __init__(self, src_file=b"", hdr_file=b"", text=None, debug=0,
@@ -439,23 +284,24 @@ class BPF(object):
                 pinned --cgroupmap/--mntnsmap filter maps)
             hdr_file, debug, cflags, allow_rlimit, device: accepted and ignored
         """
-        self.kprobe_fds = {}
+        self.debug = debug
+        self.module = None
+        self.funcs = {}             # name (bytes) -> BPF.Function
+        self.tables = {}            # what b["name"] returned, cached
+        # attachments, by what BCC keys them with
+        self.kprobe_fds = {}        # event name -> {program name -> link}
         self.uprobe_fds = {}
         self.tracepoint_fds = {}
         self.raw_tracepoint_fds = {}
         self.kfunc_entry_fds = {}
         self.kfunc_exit_fds = {}
         self.lsm_fds = {}
-        self.perf_buffers = {}
-        self.open_perf_events = {}
+        self.open_perf_events = {}  # (type, config) -> {cpu -> link}
         self._auto_links = []
-        self._ringbuf_manager = None
+        self.perf_buffers = {}
         self._perf_epoll = None
+        self._ringbuf_manager = None
         self.tracefile = None
-        self.debug = debug
-        self.funcs = {}
-        self.tables = {}
-        self.module = None
         self._obj = None
         self._deferred = {}
         self._event_types = dict(event_types or {})
@@ -533,7 +379,7 @@ class BPF(object):
             raise Exception("Program %s is not loaded" % name)
         return prog
 
-    def load_funcs(self, prog_type=KPROBE):
+    def load_funcs(self, prog_type=BPFProgType.KPROBE):
         """Return the handles of all (loaded) programs of the object."""
         return [self.load_func(n, prog_type) for n in self._obj.programs
                 if self._obj.programs[n].fd >= 0]
@@ -542,15 +388,14 @@ class BPF(object):
         """The already-loaded program ``func_name`` as a BPF.Function (.fd, .name).  The
         program type comes from its SEC() name; ``prog_type`` is not used to reload."""
         func_name = _assert_is_bytes(func_name)
-        if func_name in self.funcs:
-            return self.funcs[func_name]
-        prog = self._prog(func_name)
-        fn = BPF.Function(self, func_name, prog.fd)
-        self.funcs[func_name] = fn
+        fn = self.funcs.get(func_name)
+        if fn is None:
+            fn = BPF.Function(self, func_name, self._prog(func_name).fd)
+            self.funcs[func_name] = fn
         return fn
 
     def dump_func(self, func_name):
-        """Return the eBPF bytecodes for the specified function as a string"""
+        """The instructions of program ``func_name`` as raw bytes."""
         prog = self._obj.programs.get(_str(func_name))
         if prog is None:
             raise Exception("Unknown program %s" % _str(func_name))
@@ -566,25 +411,20 @@ class BPF(object):
     def decode_table(self, table_name, sizeinfo=False):
         raise NotSupportedError("decode_table is not supported by bcc-core")
 
-    str2ctype = {
-        u"_Bool": ct.c_bool,
-        u"char": ct.c_char,
-        u"wchar_t": ct.c_wchar,
-        u"unsigned char": ct.c_ubyte,
-        u"short": ct.c_short,
-        u"unsigned short": ct.c_ushort,
-        u"int": ct.c_int,
-        u"unsigned int": ct.c_uint,
-        u"long": ct.c_long,
-        u"unsigned long": ct.c_ulong,
-        u"long long": ct.c_longlong,
-        u"unsigned long long": ct.c_ulonglong,
-        u"float": ct.c_float,
-        u"double": ct.c_double,
-        u"long double": ct.c_longdouble,
-        u"__int128": ct.c_int64 * 2,
-        u"unsigned __int128": ct.c_uint64 * 2,
-    }
+    # C type names as BCC's table type descriptions spell them -> ctypes types
+    str2ctype = dict(
+        [(u"_Bool", ct.c_bool), (u"char", ct.c_char), (u"wchar_t", ct.c_wchar)]
+        + [(u"unsigned " * unsigned + name, typ)
+           for name, pair in ((u"char", (ct.c_byte, ct.c_ubyte)),
+                              (u"short", (ct.c_short, ct.c_ushort)),
+                              (u"int", (ct.c_int, ct.c_uint)),
+                              (u"long", (ct.c_long, ct.c_ulong)),
+                              (u"long long", (ct.c_longlong, ct.c_ulonglong)),
+                              (u"__int128", (ct.c_int64 * 2, ct.c_uint64 * 2)))
+           for unsigned, typ in enumerate(pair)
+           if (name, unsigned) != (u"char", 0)]
+        + [(u"float", ct.c_float), (u"double", ct.c_double),
+           (u"long double", ct.c_longdouble)])
 
     # -- tables ------------------------------------------------------------------------
     def _btf_ctype(self, m, tid, size):
@@ -631,10 +471,12 @@ class BPF(object):
         dk, dl = self._default_types(m)
         return Table(self, m, keytype or dk, leaftype or dl, name, reducer=reducer)
 
+    # b["name"]: the table objects, created on first use and then cached
     def __getitem__(self, key):
-        if key not in self.tables:
-            self.tables[key] = self.get_table(key)
-        return self.tables[key]
+        table = self.tables.get(key)
+        if table is None:
+            table = self.tables[key] = self.get_table(key)
+        return table
 
     def __setitem__(self, key, leaf):
         self.tables[key] = leaf
@@ -648,12 +490,11 @@ class BPF(object):
             t.close()
 
     def __iter__(self):
-        return self.tables.__iter__()
+        return iter(self.tables)
 
     def __contains__(self, key):
-        if key in self.tables:
-            return True
-        return self._obj is not None and _str(key) in self._obj.maps
+        return key in self.tables or (self._obj is not None and
+                                      _str(key) in self._obj.maps)
 
     def _event_class_for(self, table, name=None):
         """The ctypes type of the records of a perf/ring buffer table (see module doc)."""
@@ -711,37 +552,48 @@ class BPF(object):
 
     # -- attach helpers ----------------------------------------------------------------
     @staticmethod
-    def attach_func(fn, attachable_fd, attach_type, flags=0):
+    def _need_function(fn):
         if not isinstance(fn, BPF.Function):
             raise Exception("arg 1 must be of type BPF.Function")
+
+    @staticmethod
+    def _prog_attach_cmd(cmd, fields, verb, attach_type):
+        """BPF_PROG_ATTACH/DETACH with attr = (target fd, prog fd, type[, flags])."""
         from . import _sys
         a = _sys.new_attr()
-        raw = _sys.ffi.cast("uint32_t *", a)
-        raw[0], raw[1], raw[2], raw[3] = attachable_fd, fn.fd, attach_type, flags
-        ret, err = _sys.bpf_errno(_sys.BPF_PROG_ATTACH, a)
+        words = _sys.ffi.cast("uint32_t *", a)
+        for i, v in enumerate(fields):
+            words[i] = v
+        ret, err = _sys.bpf_errno(cmd, a)
         if ret < 0:
-            raise Exception("Failed to attach BPF function with attach_type "
-                            "{0}: {1}".format(attach_type, os.strerror(err)))
+            raise Exception("Failed to %s BPF function with attach_type %s: %s"
+                            % (verb, attach_type, os.strerror(err)))
+
+    @staticmethod
+    def attach_func(fn, attachable_fd, attach_type, flags=0):
+        """Attach program ``fn`` to ``attachable_fd`` (a cgroup, sockmap...) with
+        BPF_PROG_ATTACH."""
+        from . import _sys
+        BPF._need_function(fn)
+        BPF._prog_attach_cmd(_sys.BPF_PROG_ATTACH,
+                             (attachable_fd, fn.fd, attach_type, flags), "attach",
+                             attach_type)
 
     @staticmethod
     def detach_func(fn, attachable_fd, attach_type):
-        if not isinstance(fn, BPF.Function):
-            raise Exception("arg 1 must be of type BPF.Function")
+        """Undo attach_func (BPF_PROG_DETACH)."""
         from . import _sys
-        a = _sys.new_attr()
-        raw = _sys.ffi.cast("uint32_t *", a)
-        raw[0], raw[1], raw[2] = attachable_fd, fn.fd, attach_type
-        ret, err = _sys.bpf_errno(_sys.BPF_PROG_DETACH, a)
-        if ret < 0:
-            raise Exception("Failed to detach BPF function with attach_type "
-                            "{0}: {1}".format(attach_type, os.strerror(err)))
+        BPF._need_function(fn)
+        BPF._prog_attach_cmd(_sys.BPF_PROG_DETACH, (attachable_fd, fn.fd, attach_type),
+                             "detach", attach_type)
 
     @staticmethod
     def attach_raw_socket(fn, dev):
+        """Open a raw packet socket on interface ``dev`` with socket filter ``fn``
+        attached; its fd is left in ``fn.sock``."""
         import socket
+        BPF._need_function(fn)
         dev = _str(dev)
-        if not isinstance(fn, BPF.Function):
-            raise Exception("arg 1 must be of type BPF.Function")
         try:
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_NONBLOCK
                                  | socket.SOCK_CLOEXEC, socket.htons(3))   # ETH_P_ALL
@@ -765,106 +617,89 @@ class BPF(object):
 
     @staticmethod
     def get_kprobe_functions(event_re):
-        blacklist_file = "%s/kprobes/blacklist" % DEBUGFS
+        """The kernel functions (a set of bytes) matching the regular expression
+        ``event_re`` that a kprobe may go on: text symbols of /proc/kallsyms outside the
+        init and irq-entry sections, minus the kprobe blacklist and symbol kinds that
+        cannot be probed (perf internals, syscall trampolines, .cold parts...)."""
         try:
-            with open(blacklist_file, "rb") as blacklist_f:
-                blacklist = set([line.rstrip().split()[1] for line in blacklist_f])
+            with open("%s/kprobes/blacklist" % DEBUGFS, "rb") as f:
+                banned = {ln.split()[1] for ln in f if ln.strip()}
         except IOError as e:
             if e.errno not in (errno.EPERM, errno.ENOENT):
-                raise e
-            blacklist = set([])
-        event_re = _assert_is_bytes(event_re)
-        fns = []
-
-        in_init_section = 0
-        in_irq_section = 0
-        with open("/proc/kallsyms", "rb") as avail_file:
-            for line in avail_file:
-                (t, fn) = line.rstrip().split()[1:3]
-                if in_init_section == 0:
-                    if fn == b'__init_begin':
-                        in_init_section = 1
-                        continue
-                elif in_init_section == 1:
-                    if fn == b'__init_end':
-                        in_init_section = 2
+                raise
+            banned = set()
+        wanted = re.compile(_assert_is_bytes(event_re))
+        section_end = {b"__init_begin": b"__init_end",
+                       b"__irqentry_text_start": b"__irqentry_text_end"}
+        markers = set(section_end) | set(section_end.values())
+        unprobeable = (b"_kbl_addr_", b"__perf", b"perf_", b"__SCT__")
+        cold = re.compile(rb"\.cold(\.\d+)?$")
+        found, skip_to, seen = set(), None, set()
+        with open("/proc/kallsyms", "rb") as f:
+            for line in f:
+                kind, sym = line.split()[1:3]
+                if skip_to is not None:             # inside a skipped section
+                    if sym == skip_to:
+                        skip_to = None
                     continue
-                if in_irq_section == 0:
-                    if fn == b'__irqentry_text_start':
-                        in_irq_section = 1
-                        continue
-                    elif fn == b'__irqentry_text_end':
-                        in_irq_section = 2
-                        continue
-                elif in_irq_section == 1:
-                    if fn == b'__irqentry_text_end':
-                        in_irq_section = 2
+                if sym in markers:
+                    if sym in section_end and sym not in seen:
+                        seen.add(sym)
+                        skip_to = section_end[sym]
                     continue
-                if fn.startswith(b'_kbl_addr_'):
+                if kind.lower() not in (b"t", b"w") or sym.startswith(unprobeable) \
+                        or cold.search(sym) or sym in banned:
                     continue
-                elif fn.startswith(b'__perf') or fn.startswith(b'perf_'):
-                    continue
-                elif fn.startswith(b'__SCT__'):
-                    continue
-                elif re.match(rb'^.*\.cold(\.\d+)?$', fn):
-                    continue
-                if (t.lower() in [b't', b'w']) and re.match(event_re, fn) \
-                        and fn not in blacklist:
-                    fns.append(fn)
-        return set(fns)     # Some functions may appear more than once
+                if wanted.match(sym):
+                    found.add(sym)
+        return found
 
     def _check_probe_quota(self, num_new_probes):
-        global _num_open_probes
         if _num_open_probes + num_new_probes > BPF.get_probe_limit():
             raise Exception("Number of open probes would exceed global quota")
 
     @staticmethod
     def get_probe_limit():
-        env_probe_limit = os.environ.get('BCC_PROBE_LIMIT')
-        if env_probe_limit and env_probe_limit.isdigit():
-            return int(env_probe_limit)
-        else:
-            return _default_probe_limit
+        """How many kprobes + uprobes may be open at once: $BCC_PROBE_LIMIT, else 1000."""
+        limit = os.environ.get("BCC_PROBE_LIMIT", "")
+        return int(limit) if limit.isdigit() else _default_probe_limit
+
+    @staticmethod
+    def _count_probes(delta):
+        global _num_open_probes
+        _num_open_probes += delta
 
     def _add_kprobe_fd(self, ev_name, fn_name, fd):
-        global _num_open_probes
-        if ev_name not in self.kprobe_fds:
-            self.kprobe_fds[ev_name] = {}
-        self.kprobe_fds[ev_name][fn_name] = fd
-        _num_open_probes += 1
+        self.kprobe_fds.setdefault(ev_name, {})[fn_name] = fd
+        self._count_probes(1)
 
     def _del_kprobe_fd(self, ev_name, fn_name):
-        global _num_open_probes
-        del self.kprobe_fds[ev_name][fn_name]
-        _num_open_probes -= 1
+        self.kprobe_fds[ev_name].pop(fn_name)
+        self._count_probes(-1)
 
     def _add_uprobe_fd(self, name, fd):
-        global _num_open_probes
         self.uprobe_fds[name] = fd
-        _num_open_probes += 1
+        self._count_probes(1)
 
     def _del_uprobe_fd(self, name):
-        global _num_open_probes
-        del self.uprobe_fds[name]
-        _num_open_probes -= 1
+        self.uprobe_fds.pop(name)
+        self._count_probes(-1)
 
-    # Find current system's syscall prefix by testing on the BPF syscall.
     def get_syscall_prefix(self=None):
-        for prefix in BPF._syscall_prefixes:
-            if BPF.ksymname(b"%sbpf" % prefix) != -1:
-                return prefix
-        return BPF._syscall_prefixes[0]
+        """The prefix of this kernel's syscall functions (b"__x64_sys_"...): the first of
+        _syscall_prefixes under which kallsyms has the bpf syscall, else b"sys_"."""
+        return next((p for p in BPF._syscall_prefixes if BPF.ksymname(p + b"bpf") != -1),
+                    BPF._syscall_prefixes[0])
 
     def get_syscall_fnname(self, name):
-        name = _assert_is_bytes(name)
-        return BPF.get_syscall_prefix() + name
+        """The kernel function of syscall ``name`` (b"clone" -> b"__x64_sys_clone")."""
+        return BPF.get_syscall_prefix() + _assert_is_bytes(name)
 
     def fix_syscall_fnname(self, name):
+        """Give a syscall function name written with any known prefix this kernel's."""
         name = _assert_is_bytes(name)
-        for prefix in self._syscall_prefixes:
-            if name.startswith(prefix):
-                return self.get_syscall_fnname(name[len(prefix):])
-        return name
+        old = next((p for p in self._syscall_prefixes if name.startswith(p)), None)
+        return name if old is None else self.get_syscall_fnname(name[len(old):])
 
     @staticmethod
     def _no_kprobes(kind, fn_name, event):
@@ -876,116 +711,95 @@ class BPF(object):
             "syscalls:sys_enter_* for system calls) or a raw tracepoint instead"
             % (_str(fn_name), kind, _str(event), why))
 
-    def attach_kprobe(self, event=b"", event_off=0, fn_name=b"", event_re=b""):
+    @staticmethod
+    def _kprobe_event_name(kind, event):
+        """BCC's key for a kprobe (kind b"p") or kretprobe (b"r") on ``event``."""
+        return kind + b"_" + re.sub(rb"[+.]", b"_", event)
+
+    @staticmethod
+    def _not_traceable(kind, fn_name, what, cause=None):
+        text = ("Failed to attach BPF program %s to %s %s, it's not traceable (either "
+                "non-existing, inlined, or marked as \"notrace\")" % (fn_name, kind, what))
+        if cause is not None:
+            text += ": %s" % cause
+        return Exception(text)
+
+    def _attach_kprobe_kind(self, retprobe, event, event_off, fn_name, event_re,
+                            maxactive):
+        kind = "kretprobe" if retprobe else "kprobe"
         event = _assert_is_bytes(event)
         fn_name = _assert_is_bytes(fn_name)
         event_re = _assert_is_bytes(event_re)
         prog = self._prog(fn_name)
-        err = self._no_kprobes("kprobe", fn_name, event or event_re)
+        err = self._no_kprobes(kind, fn_name, event or event_re)
         if err:
             raise err
-
-        # allow the caller to glob multiple functions together
         if event_re:
-            matches = BPF.get_kprobe_functions(event_re)
-            self._check_probe_quota(len(matches))
-            failed = 0
-            probes = []
-            for line in matches:
+            # one probe on every matching kernel function; fail only if none attached
+            funcs = BPF.get_kprobe_functions(event_re)
+            if not retprobe:
+                self._check_probe_quota(len(funcs))
+            failed = []
+            for func in funcs:
                 try:
-                    self.attach_kprobe(event=line, fn_name=fn_name)
+                    if retprobe:
+                        self.attach_kretprobe(event=func, fn_name=fn_name,
+                                              maxactive=maxactive)
+                    else:
+                        self.attach_kprobe(event=func, fn_name=fn_name)
                 except Exception:
-                    failed += 1
-                    probes.append(line)
-            if failed == len(matches):
-                raise Exception("Failed to attach BPF program %s to kprobe %s"
-                                ", it's not traceable (either non-existing, inlined, or "
-                                "marked as \"notrace\")" % (fn_name, b'/'.join(probes)))
-            return
-
+                    failed.append(func)
+            if len(failed) == len(funcs):
+                raise self._not_traceable(kind, fn_name, b"/".join(failed))
+            return None
         self._check_probe_quota(1)
         fn = self.load_func(fn_name, BPF.KPROBE)
-        ev_name = b"p_" + event.replace(b"+", b"_").replace(b".", b"_")
         try:
-            lk = _probe.attach_kprobe(prog, _str(event), event_off, retprobe=False)
+            lk = _probe.attach_kprobe(prog, _str(event), event_off, retprobe=retprobe)
         except (AttachError, OSError) as e:
-            raise Exception("Failed to attach BPF program %s to kprobe %s"
-                            ", it's not traceable (either non-existing, inlined, or marked "
-                            "as \"notrace\"): %s" % (fn_name, event, e)) from e
-        self._add_kprobe_fd(ev_name, fn.name, lk)
+            raise self._not_traceable(kind, fn_name, event, e) from e
+        self._add_kprobe_fd(self._kprobe_event_name(b"r" if retprobe else b"p", event),
+                            fn.name, lk)
         return self
+
+    def attach_kprobe(self, event=b"", event_off=0, fn_name=b"", event_re=b""):
+        """Run program ``fn_name`` when kernel function ``event`` (at ``event_off``) is
+        entered, or every function matching the regular expression ``event_re``."""
+        return self._attach_kprobe_kind(False, event, event_off, fn_name, event_re, 0)
 
     def attach_kretprobe(self, event=b"", fn_name=b"", event_re=b"", maxactive=0):
-        event = _assert_is_bytes(event)
-        fn_name = _assert_is_bytes(fn_name)
-        event_re = _assert_is_bytes(event_re)
-        prog = self._prog(fn_name)
-        err = self._no_kprobes("kretprobe", fn_name, event or event_re)
-        if err:
-            raise err
-
-        if event_re:
-            matches = BPF.get_kprobe_functions(event_re)
-            failed = 0
-            probes = []
-            for line in matches:
-                try:
-                    self.attach_kretprobe(event=line, fn_name=fn_name,
-                                          maxactive=maxactive)
-                except Exception:
-                    failed += 1
-                    probes.append(line)
-            if failed == len(matches):
-                raise Exception("Failed to attach BPF program %s to kretprobe %s"
-                                ", it's not traceable (either non-existing, inlined, or "
-                                "marked as \"notrace\")" % (fn_name, b'/'.join(probes)))
-            return
-
-        self._check_probe_quota(1)
-        fn = self.load_func(fn_name, BPF.KPROBE)
-        ev_name = b"r_" + event.replace(b"+", b"_").replace(b".", b"_")
-        try:
-            lk = _probe.attach_kprobe(prog, _str(event), 0, retprobe=True)
-        except (AttachError, OSError) as e:
-            raise Exception("Failed to attach BPF program %s to kretprobe %s"
-                            ", it's not traceable (either non-existing, inlined, or marked "
-                            "as \"notrace\"): %s" % (fn_name, event, e)) from e
-        self._add_kprobe_fd(ev_name, fn.name, lk)
-        return self
+        """Run program ``fn_name`` when kernel function ``event`` (or any function
+        matching ``event_re``) returns."""
+        return self._attach_kprobe_kind(True, event, 0, fn_name, event_re, maxactive)
 
     def detach_kprobe_event(self, ev_name):
         ev_name = _assert_is_bytes(ev_name)
-        fn_names = list(self.kprobe_fds[ev_name].keys())
-        for fn_name in fn_names:
+        for fn_name in list(self.kprobe_fds[ev_name]):
             self.detach_kprobe_event_by_fn(ev_name, fn_name)
 
     def detach_kprobe_event_by_fn(self, ev_name, fn_name):
         ev_name = _assert_is_bytes(ev_name)
         fn_name = _assert_is_bytes(fn_name)
-        if ev_name not in self.kprobe_fds:
+        by_prog = self.kprobe_fds.get(ev_name)
+        if by_prog is None:
             raise Exception("Kprobe %s is not attached" % ev_name)
-        self.kprobe_fds[ev_name][fn_name].close()
+        by_prog[fn_name].close()
         self._del_kprobe_fd(ev_name, fn_name)
-        if len(self.kprobe_fds[ev_name]) == 0:
+        if not by_prog:
             del self.kprobe_fds[ev_name]
 
-    def detach_kprobe(self, event, fn_name=None):
-        event = _assert_is_bytes(event)
-        ev_name = b"p_" + event.replace(b"+", b"_").replace(b".", b"_")
+    def _detach_kprobe_kind(self, kind, event, fn_name):
+        ev_name = self._kprobe_event_name(kind, _assert_is_bytes(event))
         if fn_name:
-            fn_name = _assert_is_bytes(fn_name)
-            self.detach_kprobe_event_by_fn(ev_name, fn_name)
+            self.detach_kprobe_event_by_fn(ev_name, _assert_is_bytes(fn_name))
         else:
             self.detach_kprobe_event(ev_name)
 
+    def detach_kprobe(self, event, fn_name=None):
+        self._detach_kprobe_kind(b"p", event, fn_name)
+
     def detach_kretprobe(self, event, fn_name=None):
-        event = _assert_is_bytes(event)
-        ev_name = b"r_" + event.replace(b"+", b"_").replace(b".", b"_")
-        if fn_name:
-            fn_name = _assert_is_bytes(fn_name)
-            self.detach_kprobe_event_by_fn(ev_name, fn_name)
-        else:
-            self.detach_kprobe_event(ev_name)
+        self._detach_kprobe_kind(b"r", event, fn_name)
 
     @classmethod
     def _check_path_symbol(cls, module, symname, addr, pid, sym_off=0):
@@ -1000,21 +814,16 @@ class BPF(object):
 
     @staticmethod
     def get_tracepoints(tp_re):
-        results = []
-        tf = _features.tracefs(mount=True) or TRACEFS
-        events_dir = os.path.join(tf, "events")
-        tp_re = _str(tp_re)
-        for category in os.listdir(events_dir):
-            cat_dir = os.path.join(events_dir, category)
-            if not os.path.isdir(cat_dir):
-                continue
-            for event in os.listdir(cat_dir):
-                evt_dir = os.path.join(cat_dir, event)
-                if os.path.isdir(evt_dir):
-                    tp = ("%s:%s" % (category, event))
-                    if re.match(tp_re, tp):
-                        results.append(tp)
-        return results
+        """All "category:event" tracepoint names matching the regular expression."""
+        events = os.path.join(_features.tracefs(mount=True) or TRACEFS, "events")
+        pattern = re.compile(_str(tp_re))
+        names = []
+        for category in os.listdir(events):
+            cdir = os.path.join(events, category)
+            if os.path.isdir(cdir):
+                names += ["%s:%s" % (category, ev) for ev in os.listdir(cdir)
+                          if os.path.isdir(os.path.join(cdir, ev))]
+        return [n for n in names if pattern.match(n)]
 
     @staticmethod
     def tracepoint_exists(category, event):
@@ -1023,45 +832,44 @@ class BPF(object):
     def attach_tracepoint(self, tp=b"", tp_re=b"", fn_name=b""):
         """attach_tracepoint(tp="", tp_re="", fn_name="")
 
-        Run the bpf function denoted by fn_name every time the kernel tracepoint
-        specified by 'tp' ("category:name") is hit; or every tracepoint matching tp_re.
+        Attach program ``fn_name`` to the tracepoint ``tp`` ("category:event", e.g.
+        "sched:sched_switch"), or to each tracepoint whose name matches ``tp_re``.
         """
         tp = _assert_is_bytes(tp)
         tp_re = _assert_is_bytes(tp_re)
         fn_name = _assert_is_bytes(fn_name)
         if tp_re:
-            for tp in BPF.get_tracepoints(tp_re):
-                self.attach_tracepoint(tp=tp, fn_name=fn_name)
-            return
-
+            for name in BPF.get_tracepoints(tp_re):
+                self.attach_tracepoint(tp=name, fn_name=fn_name)
+            return None
         prog = self._prog(fn_name)
-        (tp_category, tp_name) = tp.split(b':')
-        lk = _link.attach_tracepoint(prog, _str(tp_category), _str(tp_name))
+        category, _, event = tp.partition(b":")
+        lk = _link.attach_tracepoint(prog, _str(category), _str(event))
         self.load_func(fn_name)
         self.tracepoint_fds[tp] = lk
         return self
 
     def attach_raw_tracepoint(self, tp=b"", fn_name=b""):
-        """attach_raw_tracepoint(self, tp=b"", fn_name=b"")
+        """attach_raw_tracepoint(tp="", fn_name="")
 
-        Run the bpf function denoted by fn_name every time the kernel tracepoint
-        specified by 'tp' (e.g. sched_switch) is hit.
+        Attach program ``fn_name`` to raw tracepoint ``tp`` (an event name without its
+        category, e.g. "sched_switch"); a tracepoint takes one raw program at most.
         """
         tp = _assert_is_bytes(tp)
+        fn_name = _assert_is_bytes(fn_name)
         if tp in self.raw_tracepoint_fds:
             raise Exception("Raw tracepoint %s has been attached" % tp)
-        fn_name = _assert_is_bytes(fn_name)
-        prog = self._prog(fn_name)
-        lk = _link.attach_raw_tracepoint(prog, _str(tp))
+        lk = _link.attach_raw_tracepoint(self._prog(fn_name), _str(tp))
         self.load_func(fn_name)
         self.raw_tracepoint_fds[tp] = lk
         return self
 
     def detach_raw_tracepoint(self, tp=b""):
         tp = _assert_is_bytes(tp)
-        if tp not in self.raw_tracepoint_fds:
+        lk = self.raw_tracepoint_fds.pop(tp, None)
+        if lk is None:
             raise Exception("Raw tracepoint %s is not attached" % tp)
-        self.raw_tracepoint_fds.pop(tp).close()
+        lk.close()
 
     @staticmethod
     def add_prefix(prefix, name):
@@ -1103,17 +911,19 @@ class BPF(object):
         table[fn_name] = lk
         return self
 
+    @staticmethod
+    def _detach_btf_prog(prefix, fn_name, links, label):
+        fn_name = BPF.add_prefix(prefix, _assert_is_bytes(fn_name))
+        lk = links.pop(fn_name, None)
+        if lk is None:
+            raise Exception("%s %s is not attached" % (label, fn_name))
+        lk.close()
+
     def detach_kfunc(self, fn_name=b""):
-        fn_name = BPF.add_prefix(b"kfunc__", _assert_is_bytes(fn_name))
-        if fn_name not in self.kfunc_entry_fds:
-            raise Exception("Kernel entry func %s is not attached" % fn_name)
-        self.kfunc_entry_fds.pop(fn_name).close()
+        self._detach_btf_prog(b"kfunc__", fn_name, self.kfunc_entry_fds, "Kernel entry func")
 
     def detach_kretfunc(self, fn_name=b""):
-        fn_name = BPF.add_prefix(b"kretfunc__", _assert_is_bytes(fn_name))
-        if fn_name not in self.kfunc_exit_fds:
-            raise Exception("Kernel exit func %s is not attached" % fn_name)
-        self.kfunc_exit_fds.pop(fn_name).close()
+        self._detach_btf_prog(b"kretfunc__", fn_name, self.kfunc_exit_fds, "Kernel exit func")
 
     def attach_kfunc(self, fn_name=b""):
         return self._attach_btf_prog(b"kfunc__", fn_name, self.kfunc_entry_fds,
@@ -1124,25 +934,21 @@ class BPF(object):
                                      "kernel exit func")
 
     def detach_lsm(self, fn_name=b""):
-        fn_name = BPF.add_prefix(b"lsm__", _assert_is_bytes(fn_name))
-        if fn_name not in self.lsm_fds:
-            raise Exception("LSM %s is not attached" % fn_name)
-        self.lsm_fds.pop(fn_name).close()
+        self._detach_btf_prog(b"lsm__", fn_name, self.lsm_fds, "LSM")
 
     def attach_lsm(self, fn_name=b""):
         return self._attach_btf_prog(b"lsm__", fn_name, self.lsm_fds, "LSM")
 
     @staticmethod
     def support_raw_tracepoint():
-        # kernel symbol "bpf_find_raw_tracepoint" indicates raw_tracepoint support
-        if BPF.ksymname("bpf_find_raw_tracepoint") != -1 or \
-                BPF.ksymname("bpf_get_raw_tracepoint") != -1:
-            return True
-        return False
+        """True if the kernel has raw tracepoints (checked through a kallsyms symbol of
+        their implementation, whose name changed over time)."""
+        return any(BPF.ksymname(sym) != -1
+                   for sym in ("bpf_find_raw_tracepoint", "bpf_get_raw_tracepoint"))
 
     @staticmethod
     def support_raw_tracepoint_in_module():
-        # kernel symbol "bpf_trace_modules" indicates raw tp support in modules
+        # the kernel tracks module tracepoints for BPF since bpf_trace_modules exists
         return BPF.ksymname(b"bpf_trace_modules") != -1
 
     @staticmethod
@@ -1169,9 +975,10 @@ class BPF(object):
 
     def detach_tracepoint(self, tp=b""):
         tp = _assert_is_bytes(tp)
-        if tp not in self.tracepoint_fds:
+        lk = self.tracepoint_fds.pop(tp, None)
+        if lk is None:
             raise Exception("Tracepoint %s is not attached" % tp)
-        self.tracepoint_fds.pop(tp).close()
+        lk.close()
 
     def _attach_perf_event(self, prog, ev_type, ev_config, sample_period, sample_freq,
                            pid, cpu, group_fd):
@@ -1199,22 +1006,16 @@ class BPF(object):
         fn_name = _assert_is_bytes(fn_name)
         prog = self._prog(fn_name)
         self.load_func(fn_name, BPF.PERF_EVENT)
-        res = {}
+        links = {}
         try:
-            if cpu >= 0:
-                res[cpu] = self._attach_perf_event(prog, ev_type, ev_config,
-                                                   sample_period, sample_freq, pid, cpu,
-                                                   group_fd)
-            else:
-                for i in get_online_cpus():
-                    res[i] = self._attach_perf_event(prog, ev_type, ev_config,
-                                                     sample_period, sample_freq, pid, i,
-                                                     group_fd)
+            for c in ([cpu] if cpu >= 0 else get_online_cpus()):
+                links[c] = self._attach_perf_event(prog, ev_type, ev_config, sample_period,
+                                                   sample_freq, pid, c, group_fd)
         except BaseException:
-            for lk in res.values():
+            for lk in links.values():     # all CPUs or none
                 lk.close()
             raise
-        self.open_perf_events[(ev_type, ev_config)] = res
+        self.open_perf_events[(ev_type, ev_config)] = links
 
     def attach_perf_event_raw(self, attr=-1, fn_name=b"", pid=-1, cpu=-1, group_fd=-1):
         from . import _sys
@@ -1245,138 +1046,113 @@ class BPF(object):
         self.open_perf_events[(attr.type, attr.config)] = res
 
     def detach_perf_event(self, ev_type=-1, ev_config=-1):
-        try:
-            fds = self.open_perf_events[(ev_type, ev_config)]
-        except KeyError:
+        links = self.open_perf_events.pop((ev_type, ev_config), None)
+        if links is None:
             raise Exception("Perf event type {} config {} not attached".format(
                 ev_type, ev_config))
-        for lk in fds.values():
+        for lk in links.values():
             lk.close()
-        del self.open_perf_events[(ev_type, ev_config)]
 
     @staticmethod
     def get_user_functions(name, sym_re):
-        return set([name for (name, _) in
-                    BPF.get_user_functions_and_addresses(name, sym_re)])
+        """Names of the functions of binary/library ``name`` matching ``sym_re``."""
+        return {f for f, _ in BPF.get_user_functions_and_addresses(name, sym_re)}
 
     @staticmethod
     def get_user_addresses(name, sym_re):
-        return set([address for (_, address) in
-                    BPF.get_user_functions_and_addresses(name, sym_re)])
+        """Addresses of the functions of ``name`` matching ``sym_re``."""
+        return {a for _, a in BPF.get_user_functions_and_addresses(name, sym_re)}
 
     @staticmethod
     def get_user_functions_and_addresses(name, sym_re):
+        """[(function name, address)] for the symbols of ``name`` matching ``sym_re``."""
         from .utils import elf_symbols, resolve_module
-        sym_re = _assert_is_bytes(sym_re)
+        pattern = re.compile(_assert_is_bytes(sym_re))
         path = resolve_module(name)
         if path is None:
             raise Exception("Error %d enumerating symbols in %s" % (-1, _str(name)))
-        addresses = []
-        for addr, size, sname in elf_symbols(path).sorted:
-            if re.match(sym_re, sname):
-                addresses.append((sname, addr))
-        return addresses
+        return [(sym, addr) for addr, _size, sym in elf_symbols(path).sorted
+                if pattern.match(sym)]
 
     def _get_uprobe_evname(self, prefix, path, addr, pid):
-        if pid == -1:
-            return b"%s_%s_0x%x" % (prefix, self._probe_repl.sub(b"_", path), addr)
-        else:
-            # if pid is valid, put pid in the name, so different pid
-            # can have different event names
-            return b"%s_%s_0x%x_%d" % (prefix, self._probe_repl.sub(b"_", path), addr, pid)
+        # BCC's key of a uprobe; per-process probes get the pid too, so probes of the
+        # same address in different processes are told apart
+        parts = [prefix, self._probe_repl.sub(b"_", path), b"0x%x" % addr]
+        if pid != -1:
+            parts.append(b"%d" % pid)
+        return b"_".join(parts)
+
+    def _attach_uprobe_kind(self, retprobe, name, sym, sym_re, addr, fn_name, pid,
+                            sym_off):
+        name = _assert_is_bytes(name)
+        sym = _assert_is_bytes(sym)
+        sym_re = _assert_is_bytes(sym_re)
+        fn_name = _assert_is_bytes(fn_name)
+        if sym_re:
+            addrs = BPF.get_user_addresses(name, sym_re)
+            if not retprobe:
+                self._check_probe_quota(len(addrs))
+            for a in addrs:
+                if retprobe:
+                    self.attach_uretprobe(name=name, addr=a, fn_name=fn_name, pid=pid)
+                else:
+                    self.attach_uprobe(name=name, addr=a, fn_name=fn_name, pid=pid)
+            return None
+        path, addr = BPF._check_path_symbol(name, sym, addr, pid, sym_off)
+        self._check_probe_quota(1)
+        prog = self._prog(fn_name)
+        self.load_func(fn_name, BPF.KPROBE)
+        key = self._get_uprobe_evname(b"r" if retprobe else b"p", path, addr, pid)
+        try:
+            lk = _probe.attach_uprobe(prog, _str(path), addr, retprobe=retprobe, pid=pid)
+        except (AttachError, OSError) as e:
+            raise Exception("Failed to attach BPF to %s: %s"
+                            % ("uretprobe" if retprobe else "uprobe", e)) from e
+        self._add_uprobe_fd(key, lk)
+        return self
 
     def attach_uprobe(self, name=b"", sym=b"", sym_re=b"", addr=None,
                       fn_name=b"", pid=-1, sym_off=0):
-        """attach_uprobe(name="", sym="", sym_re="", addr=None, fn_name=""
-                         pid=-1, sym_off=0)
+        """attach_uprobe(name="", sym="", sym_re="", addr=None, fn_name="", pid=-1,
+        sym_off=0)
 
-        Run the bpf function denoted by fn_name every time the symbol sym in
-        the library or binary 'name' is encountered ("c" or "/usr/lib/.../libc.so.6",
-        a binary by path).  addr: a virtual address instead of sym; sym_re: all symbols
-        matching the regular expression; pid: only in that process.
+        Attach program ``fn_name`` to the entry of function ``sym`` (plus ``sym_off``
+        bytes) of ``name``: a binary or library given by path, or a library by short
+        name ("c", "pthread").  Instead of ``sym``: ``addr``, a virtual address in
+        ``name``, or ``sym_re``, a regular expression for several functions.  With
+        ``pid`` other than -1 only that process is traced.
         """
         assert sym_off >= 0
         if addr is not None:
             assert sym_off == 0, "offset with addr is not supported"
-
-        name = _assert_is_bytes(name)
-        sym = _assert_is_bytes(sym)
-        sym_re = _assert_is_bytes(sym_re)
-        fn_name = _assert_is_bytes(fn_name)
-
-        if sym_re:
-            addresses = BPF.get_user_addresses(name, sym_re)
-            self._check_probe_quota(len(addresses))
-            for sym_addr in addresses:
-                self.attach_uprobe(name=name, addr=sym_addr,
-                                   fn_name=fn_name, pid=pid)
-            return
-
-        (path, addr) = BPF._check_path_symbol(name, sym, addr, pid, sym_off)
-
-        self._check_probe_quota(1)
-        prog = self._prog(fn_name)
-        self.load_func(fn_name, BPF.KPROBE)
-        ev_name = self._get_uprobe_evname(b"p", path, addr, pid)
-        try:
-            lk = _probe.attach_uprobe(prog, _str(path), addr, retprobe=False, pid=pid)
-        except (AttachError, OSError) as e:
-            raise Exception("Failed to attach BPF to uprobe: %s" % e) from e
-        self._add_uprobe_fd(ev_name, lk)
-        return self
+        return self._attach_uprobe_kind(False, name, sym, sym_re, addr, fn_name, pid,
+                                        sym_off)
 
     def attach_uretprobe(self, name=b"", sym=b"", sym_re=b"", addr=None,
                          fn_name=b"", pid=-1):
-        """attach_uretprobe(name="", sym="", sym_re="", addr=None, fn_name=""
-                            pid=-1)
+        """attach_uretprobe(name="", sym="", sym_re="", addr=None, fn_name="", pid=-1)
 
-        Run the bpf function denoted by fn_name every time the symbol sym in
-        the library or binary 'name' finishes execution. See attach_uprobe for
-        meaning of additional parameters.
+        Like attach_uprobe, but ``fn_name`` runs when the function returns.
         """
-        name = _assert_is_bytes(name)
-        sym = _assert_is_bytes(sym)
-        sym_re = _assert_is_bytes(sym_re)
-        fn_name = _assert_is_bytes(fn_name)
-
-        if sym_re:
-            for sym_addr in BPF.get_user_addresses(name, sym_re):
-                self.attach_uretprobe(name=name, addr=sym_addr,
-                                      fn_name=fn_name, pid=pid)
-            return
-
-        (path, addr) = BPF._check_path_symbol(name, sym, addr, pid)
-
-        self._check_probe_quota(1)
-        prog = self._prog(fn_name)
-        self.load_func(fn_name, BPF.KPROBE)
-        ev_name = self._get_uprobe_evname(b"r", path, addr, pid)
-        try:
-            lk = _probe.attach_uprobe(prog, _str(path), addr, retprobe=True, pid=pid)
-        except (AttachError, OSError) as e:
-            raise Exception("Failed to attach BPF to uretprobe: %s" % e) from e
-        self._add_uprobe_fd(ev_name, lk)
-        return self
+        return self._attach_uprobe_kind(True, name, sym, sym_re, addr, fn_name, pid, 0)
 
     def detach_uprobe_event(self, ev_name):
-        if ev_name not in self.uprobe_fds:
+        lk = self.uprobe_fds.get(ev_name)
+        if lk is None:
             raise Exception("Uprobe %s is not attached" % ev_name)
-        self.uprobe_fds[ev_name].close()
+        lk.close()
         self._del_uprobe_fd(ev_name)
 
+    def _detach_uprobe_kind(self, kind, name, sym, addr, pid, sym_off):
+        path, addr = BPF._check_path_symbol(_assert_is_bytes(name), _assert_is_bytes(sym),
+                                            addr, pid, sym_off)
+        self.detach_uprobe_event(self._get_uprobe_evname(kind, path, addr, pid))
+
     def detach_uprobe(self, name=b"", sym=b"", addr=None, pid=-1, sym_off=0):
-        name = _assert_is_bytes(name)
-        sym = _assert_is_bytes(sym)
-        (path, addr) = BPF._check_path_symbol(name, sym, addr, pid, sym_off)
-        ev_name = self._get_uprobe_evname(b"p", path, addr, pid)
-        self.detach_uprobe_event(ev_name)
+        self._detach_uprobe_kind(b"p", name, sym, addr, pid, sym_off)
 
     def detach_uretprobe(self, name=b"", sym=b"", addr=None, pid=-1):
-        name = _assert_is_bytes(name)
-        sym = _assert_is_bytes(sym)
-        (path, addr) = BPF._check_path_symbol(name, sym, addr, pid)
-        ev_name = self._get_uprobe_evname(b"r", path, addr, pid)
-        self.detach_uprobe_event(ev_name)
+        self._detach_uprobe_kind(b"r", name, sym, addr, pid, 0)
 
     # -- auto-attach -------------------------------------------------------------------
     def _trace_autoload(self):
@@ -1388,24 +1164,25 @@ class BPF(object):
             tgt = prog.spec.attach_target
             if kind and tgt and self._autoattach_sec(name, prog, kind, tgt):
                 continue
-            bname = name.encode()
-            if name.startswith("kprobe__"):
-                self.attach_kprobe(event=self.fix_syscall_fnname(bname[8:]), fn_name=bname)
-            elif name.startswith("kretprobe__"):
-                self.attach_kretprobe(event=self.fix_syscall_fnname(bname[11:]),
-                                      fn_name=bname)
-            elif name.startswith("tracepoint__"):
-                tp = bname[len(b"tracepoint__"):].replace(b"__", b":")
-                self.attach_tracepoint(tp=tp, fn_name=bname)
-            elif name.startswith("raw_tracepoint__"):
-                tp = bname[len(b"raw_tracepoint__"):]
-                self.attach_raw_tracepoint(tp=tp, fn_name=bname)
-            elif name.startswith("kfunc__"):
-                self.attach_kfunc(fn_name=bname)
-            elif name.startswith("kretfunc__"):
-                self.attach_kretfunc(fn_name=bname)
-            elif name.startswith("lsm__"):
-                self.attach_lsm(fn_name=bname)
+            self._attach_by_name(name.encode())
+
+    def _attach_by_name(self, bname):
+        """Attach a program by BCC's naming convention (kprobe__vfs_read,
+        tracepoint__sched__sched_switch...); other names are left alone."""
+        prefix, _, target = bname.partition(b"__")
+        if prefix == b"kprobe":
+            self.attach_kprobe(event=self.fix_syscall_fnname(target), fn_name=bname)
+        elif prefix == b"kretprobe":
+            self.attach_kretprobe(event=self.fix_syscall_fnname(target), fn_name=bname)
+        elif prefix == b"tracepoint":
+            # category__event -> "category:event"
+            self.attach_tracepoint(tp=target.replace(b"__", b":"), fn_name=bname)
+        elif prefix == b"raw_tracepoint":
+            self.attach_raw_tracepoint(tp=target, fn_name=bname)
+        elif prefix in (b"kfunc", b"kretfunc", b"lsm"):
+            attach = {b"kfunc": self.attach_kfunc, b"kretfunc": self.attach_kretfunc,
+                      b"lsm": self.attach_lsm}[prefix]
+            attach(fn_name=bname)
 
     def _autoattach_sec(self, name, prog, kind, tgt):
         """Attach a program whose SEC() names its target.  True if handled."""
@@ -1470,97 +1247,95 @@ class BPF(object):
 
     # -- trace_pipe --------------------------------------------------------------------
     def trace_open(self, nonblocking=False):
-        """Open the trace_pipe if not already open"""
-        if not self.tracefile:
-            tf = _features.tracefs(mount=True) or TRACEFS
-            self.tracefile = open("%s/trace_pipe" % tf, "rb")
-            if nonblocking:
-                fd = self.tracefile.fileno()
-                fl = fcntl.fcntl(fd, fcntl.F_GETFL)
-                fcntl.fcntl(fd, fcntl.F_SETFL, fl | os.O_NONBLOCK)
+        """The trace_pipe file (opened on first use, non-blocking if asked then)."""
+        if self.tracefile:
+            return self.tracefile
+        tf = _features.tracefs(mount=True) or TRACEFS
+        self.tracefile = open(os.path.join(tf, "trace_pipe"), "rb")
+        if nonblocking:
+            fd = self.tracefile.fileno()
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
         return self.tracefile
 
     def trace_fields(self, nonblocking=False):
-        """Read from the kernel debug trace pipe and return a tuple of the
-        fields (task, pid, cpu, flags, timestamp, msg) or None if no
-        line was read (nonblocking=True)
-        """
+        """One bpf_trace_printk() line from trace_pipe as (task, pid, cpu, flags,
+        timestamp, message); (None,) * 6 when nonblocking and nothing is there."""
         while True:
             line = self.trace_readline(nonblocking)
-            if not line and nonblocking: return (None,) * 6
-            # don't print messages related to lost events
-            if line.startswith(b"CPU:"): continue
-            task = line[:16].lstrip()
-            line = line[17:]
-            ts_end = line.find(b":")
-            try:
-                pid, cpu, flags, ts = line[:ts_end].split()
-            except Exception:
+            if not line and nonblocking:
+                return (None,) * 6
+            if line.startswith(b"CPU:"):
+                continue        # "CPU:N [LOST x EVENTS]" notes are not records
+            # "<task, 16 wide>-<pid> [<cpu>] <flags> <time>: <function>: <message>"
+            task, rest = line[:16].lstrip(), line[17:]
+            head, _, tail = rest.partition(b":")
+            fields = head.split()
+            if len(fields) != 4:
                 continue
-            cpu = cpu[1:-1]
-            line = line[ts_end + 1:]
-            sym_end = line.find(b":")
-            msg = line[sym_end + 2:]
+            pid, cpu, flags, ts = fields
+            # after the timestamp comes "<function>: " and then the message
+            msg = tail[tail.find(b":") + 2:]
             try:
-                return (task, int(pid), int(cpu), flags, float(ts), msg)
-            except Exception:
+                return (task, int(pid), int(cpu[1:-1]), flags, float(ts), msg)
+            except ValueError:
                 return ("Unknown", 0, 0, "Unknown", 0.0, "Unknown")
 
     def trace_readline(self, nonblocking=False):
-        """Read from the kernel debug trace pipe and return one line"""
-        trace = self.trace_open(nonblocking)
-        line = None
+        """One line (bytes, without the line end) from trace_pipe; None on a read
+        error (nothing there yet in non-blocking mode)."""
+        pipe = self.trace_open(nonblocking)
         try:
-            line = trace.readline(1024).rstrip()
+            return pipe.readline(1024).rstrip()
         except IOError:
-            pass
-        return line
+            return None
 
     def trace_print(self, fmt=None):
-        """Read from the kernel debug trace pipe and print on stdout."""
+        """Copy trace_pipe to stdout forever; with ``fmt``, each line is printed as
+        fmt.format(task, pid, cpu, flags, timestamp, message)."""
         while True:
-            if fmt:
-                fields = self.trace_fields(nonblocking=False)
-                if not fields: continue
-                line = fmt.format(*fields)
+            if not fmt:
+                out = self.trace_readline(nonblocking=False)
             else:
-                line = self.trace_readline(nonblocking=False)
-            print(line)
+                fields = self.trace_fields(nonblocking=False)
+                if not fields:
+                    continue
+                out = fmt.format(*fields)
+            print(out)
             sys.stdout.flush()
 
     # -- symbols -----------------------------------------------------------------------
     @staticmethod
     def _sym_cache(pid):
-        if pid < 0 and pid != -1:
-            pid = -1
-        if pid not in BPF._sym_caches:
-            BPF._sym_caches[pid] = SymbolCache(pid)
-        return BPF._sym_caches[pid]
+        key = -1 if pid < 0 else pid        # every negative pid means the kernel
+        cache = BPF._sym_caches.get(key)
+        if cache is None:
+            cache = BPF._sym_caches[key] = SymbolCache(key)
+        return cache
 
     @staticmethod
     def sym(addr, pid, show_module=False, show_offset=False, demangle=True):
         """sym(addr, pid, show_module=False, show_offset=False)
 
-        Translate a memory address into a function name for a pid (< 0: the kernel).
-        Example output when both show_module and show_offset are True:
-            "start_thread+0x202 [libpthread-2.24.so]"
+        The function containing ``addr`` in process ``pid`` (a negative pid: the
+        kernel) as bytes, b"[unknown]" if none; optionally followed by "+0x<offset>"
+        and " [<module file name>]", e.g. b"start_thread+0x202 [libpthread-2.24.so]".
         """
         name, offset, module = BPF._sym_cache(pid).resolve(addr, demangle)
-        offset = b"+0x%x" % offset if show_offset and name is not None else b""
-        name = name or b"[unknown]"
-        name = name + offset
-        module = b" [%s]" % os.path.basename(module) \
-            if show_module and module is not None else b""
-        return name + module
+        text = name or b"[unknown]"
+        if show_offset and name is not None:
+            text += b"+0x%x" % offset
+        if show_module and module is not None:
+            text += b" [%s]" % os.path.basename(module)
+        return text
 
     @staticmethod
     def ksym(addr, show_module=False, show_offset=False):
-        """Translate a kernel memory address into a kernel function name."""
+        """sym() for a kernel address."""
         return BPF.sym(addr, -1, show_module, show_offset, False)
 
     @staticmethod
     def ksymname(name):
-        """Translate a kernel name into an address; -1 when the name is unknown."""
+        """The address of kernel symbol ``name``, or -1 if kallsyms does not have it."""
         return BPF._sym_cache(-1).resolve_name(None, name)
 
     def num_open_kprobes(self):
@@ -1587,8 +1362,8 @@ class BPF(object):
                 pass
 
     def perf_buffer_poll(self, timeout=-1):
-        """Poll from all open perf ring buffers, calling the callback that was
-        provided when calling open_perf_buffer for each entry."""
+        """Wait up to ``timeout`` ms (-1: no limit) for records in the perf buffers
+        opened with open_perf_buffer and hand each one to its table's callback."""
         readers = list(self.perf_buffers.values())
         if not readers:
             return
@@ -1609,13 +1384,13 @@ class BPF(object):
                 r.poll(0)
 
     def perf_buffer_consume(self):
-        """Consume all open perf buffers, regardless of whether or not
-        they currently contain events data."""
+        """Hand every record waiting in the perf buffers to the callbacks, without
+        waiting for more."""
         for r in list(self.perf_buffers.values()):
             r.consume()
 
     def kprobe_poll(self, timeout=-1):
-        """Deprecated. Use perf_buffer_poll instead."""
+        """Old name of perf_buffer_poll, kept for old tools."""
         self.perf_buffer_poll(timeout)
 
     def _open_ring_buffer(self, map, fn, ctx=None):
@@ -1628,15 +1403,15 @@ class BPF(object):
             raise Exception("Could not open ring buffer: %s" % e) from e
 
     def ring_buffer_poll(self, timeout=-1):
-        """Poll from all open ringbuf buffers, calling the callback that was
-        provided when calling open_ring_buffer for each entry."""
+        """Wait up to ``timeout`` ms (-1: no limit) for records in the ring buffers
+        opened with open_ring_buffer and hand each one to its table's callback."""
         if not self._ringbuf_manager:
             raise Exception("No ring buffers to poll")
         self._ringbuf_manager.poll(timeout)
 
     def ring_buffer_consume(self):
-        """Consume all open ringbuf buffers, regardless of whether or not
-        they currently contain events data."""
+        """Hand every record waiting in the ring buffers to the callbacks, without
+        waiting for more."""
         if not self._ringbuf_manager:
             raise Exception("No ring buffers to poll")
         self._ringbuf_manager.consume()
@@ -1649,12 +1424,12 @@ class BPF(object):
         """Add a library or exe to buildsym cache (no-op: no build-id cache here)."""
 
     def donothing(self):
-        """the do nothing exit handler"""
+        """An exit handler that does nothing (BCC tools pass it to atexit)."""
 
     # -- teardown ----------------------------------------------------------------------
     def close(self):
-        """Closes all associated files descriptors. Attached BPF programs are not
-        detached."""
+        """Close the object's programs and maps (what is attached stays attached while
+        its links are open)."""
         self.funcs.clear()
         if self._obj is not None:
             self._obj.close()
@@ -1670,41 +1445,33 @@ class BPF(object):
                 fn(*a)
             except Exception as e:       # keep going: release everything we can
                 errors.append(e)
-        for k, v in list(self.kprobe_fds.items()):
-            attempt(self.detach_kprobe_event, k)
-        for k, v in list(self.uprobe_fds.items()):
-            attempt(self.detach_uprobe_event, k)
-        for k, v in list(self.tracepoint_fds.items()):
-            attempt(self.detach_tracepoint, k)
-        for k, v in list(self.raw_tracepoint_fds.items()):
-            attempt(self.detach_raw_tracepoint, k)
-        for k, v in list(self.kfunc_entry_fds.items()):
-            attempt(self.detach_kfunc, k)
-        for k, v in list(self.kfunc_exit_fds.items()):
-            attempt(self.detach_kretfunc, k)
-        for k, v in list(self.lsm_fds.items()):
-            attempt(self.detach_lsm, k)
+        detach = ((self.kprobe_fds, self.detach_kprobe_event),
+                  (self.uprobe_fds, self.detach_uprobe_event),
+                  (self.tracepoint_fds, self.detach_tracepoint),
+                  (self.raw_tracepoint_fds, self.detach_raw_tracepoint),
+                  (self.kfunc_entry_fds, self.detach_kfunc),
+                  (self.kfunc_exit_fds, self.detach_kretfunc),
+                  (self.lsm_fds, self.detach_lsm))
+        for attached, undo in detach:
+            for key in list(attached):
+                attempt(undo, key)
         while self._auto_links:
             attempt(self._auto_links.pop().close)
 
-        # Clean up opened perf ring buffer and perf events
-        table_keys = list(self.tables.keys())
-        for key in table_keys:
-            if isinstance(self.tables[key], PerfEventArray):
-                attempt(self.tables.pop(key).close)
+        # perf buffers and perf counters opened through tables, then the readers
+        for key in [k for k, t in self.tables.items() if isinstance(t, PerfEventArray)]:
+            attempt(self.tables.pop(key).close)
         for r in list(self.perf_buffers.values()):
             self._remove_perf_reader(r)
             attempt(r.close)
         if self._perf_epoll is not None:
             attempt(self._perf_epoll.close)
             self._perf_epoll = None
-        for (ev_type, ev_config) in list(self.open_perf_events.keys()):
-            attempt(self.detach_perf_event, ev_type, ev_config)
+        for type_config in list(self.open_perf_events):
+            attempt(self.detach_perf_event, *type_config)
         if self.tracefile:
             attempt(self.tracefile.close)
             self.tracefile = None
-
-        # Clean up ringbuf
         if self._ringbuf_manager:
             attempt(self._ringbuf_manager.close)
             self._ringbuf_manager = None
@@ -1719,3 +1486,12 @@ class BPF(object):
 
     def __exit__(self, exc_type, exc_val, exc_tb):
         self.cleanup()
+
+
+# BCC's BPF class also carries these constants as BPF.<NAME> (BPF.KPROBE, BPF.XDP_PASS,
+# BPF.XDP_FLAGS_SKB_MODE...)
+for _group, _prefix in ((BPFProgType, ""), (XDPAction, ""), (XDPFlags, "XDP_FLAGS_")):
+    for _name, _value in list(vars(_group).items()):
+        if _name.isupper():
+            setattr(BPF, _prefix + _name, _value)
+del _group, _prefix, _name, _value

@@ -6,8 +6,6 @@
 Keys and values are ctypes objects (``table.Key``/``table.Leaf``), generated from the
 object's BTF (see :mod:`bcc_core.ctypes_btf`) unless given to ``BPF.get_table``.
 """
-from __future__ import print_function
-
 import ctypes as ct
 import errno
 import math
@@ -20,67 +18,17 @@ from . import map as _map
 from .errors import BccCoreError
 from .utils import get_online_cpus
 
-BPF_MAP_TYPE_HASH = 1
-BPF_MAP_TYPE_ARRAY = 2
-BPF_MAP_TYPE_PROG_ARRAY = 3
-BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4
-BPF_MAP_TYPE_PERCPU_HASH = 5
-BPF_MAP_TYPE_PERCPU_ARRAY = 6
-BPF_MAP_TYPE_STACK_TRACE = 7
-BPF_MAP_TYPE_CGROUP_ARRAY = 8
-BPF_MAP_TYPE_LRU_HASH = 9
-BPF_MAP_TYPE_LRU_PERCPU_HASH = 10
-BPF_MAP_TYPE_LPM_TRIE = 11
-BPF_MAP_TYPE_ARRAY_OF_MAPS = 12
-BPF_MAP_TYPE_HASH_OF_MAPS = 13
-BPF_MAP_TYPE_DEVMAP = 14
-BPF_MAP_TYPE_SOCKMAP = 15
-BPF_MAP_TYPE_CPUMAP = 16
-BPF_MAP_TYPE_XSKMAP = 17
-BPF_MAP_TYPE_SOCKHASH = 18
-BPF_MAP_TYPE_CGROUP_STORAGE = 19
-BPF_MAP_TYPE_REUSEPORT_SOCKARRAY = 20
-BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE = 21
-BPF_MAP_TYPE_QUEUE = 22
-BPF_MAP_TYPE_STACK = 23
-BPF_MAP_TYPE_SK_STORAGE = 24
-BPF_MAP_TYPE_DEVMAP_HASH = 25
-BPF_MAP_TYPE_STRUCT_OPS = 26
-BPF_MAP_TYPE_RINGBUF = 27
-BPF_MAP_TYPE_INODE_STORAGE = 28
-BPF_MAP_TYPE_TASK_STORAGE = 29
-
-map_type_name = {
-    BPF_MAP_TYPE_HASH: "HASH",
-    BPF_MAP_TYPE_ARRAY: "ARRAY",
-    BPF_MAP_TYPE_PROG_ARRAY: "PROG_ARRAY",
-    BPF_MAP_TYPE_PERF_EVENT_ARRAY: "PERF_EVENT_ARRAY",
-    BPF_MAP_TYPE_PERCPU_HASH: "PERCPU_HASH",
-    BPF_MAP_TYPE_PERCPU_ARRAY: "PERCPU_ARRAY",
-    BPF_MAP_TYPE_STACK_TRACE: "STACK_TRACE",
-    BPF_MAP_TYPE_CGROUP_ARRAY: "CGROUP_ARRAY",
-    BPF_MAP_TYPE_LRU_HASH: "LRU_HASH",
-    BPF_MAP_TYPE_LRU_PERCPU_HASH: "LRU_PERCPU_HASH",
-    BPF_MAP_TYPE_LPM_TRIE: "LPM_TRIE",
-    BPF_MAP_TYPE_ARRAY_OF_MAPS: "ARRAY_OF_MAPS",
-    BPF_MAP_TYPE_HASH_OF_MAPS: "HASH_OF_MAPS",
-    BPF_MAP_TYPE_DEVMAP: "DEVMAP",
-    BPF_MAP_TYPE_SOCKMAP: "SOCKMAP",
-    BPF_MAP_TYPE_CPUMAP: "CPUMAP",
-    BPF_MAP_TYPE_XSKMAP: "XSKMAP",
-    BPF_MAP_TYPE_SOCKHASH: "SOCKHASH",
-    BPF_MAP_TYPE_CGROUP_STORAGE: "CGROUP_STORAGE",
-    BPF_MAP_TYPE_REUSEPORT_SOCKARRAY: "REUSEPORT_SOCKARRAY",
-    BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE: "PERCPU_CGROUP_STORAGE",
-    BPF_MAP_TYPE_QUEUE: "QUEUE",
-    BPF_MAP_TYPE_STACK: "STACK",
-    BPF_MAP_TYPE_SK_STORAGE: "SK_STORAGE",
-    BPF_MAP_TYPE_DEVMAP_HASH: "DEVMAP_HASH",
-    BPF_MAP_TYPE_STRUCT_OPS: "STRUCT_OPS",
-    BPF_MAP_TYPE_RINGBUF: "RINGBUF",
-    BPF_MAP_TYPE_INODE_STORAGE: "INODE_STORAGE",
-    BPF_MAP_TYPE_TASK_STORAGE: "TASK_STORAGE",
-}
+# enum bpf_map_type of include/uapi/linux/bpf.h, numbered from 1.  The module gets one
+# BPF_MAP_TYPE_<NAME> constant per entry; map_type_name maps a number back to <NAME>.
+_MAP_TYPE_NAMES = (
+    "HASH", "ARRAY", "PROG_ARRAY", "PERF_EVENT_ARRAY", "PERCPU_HASH", "PERCPU_ARRAY",
+    "STACK_TRACE", "CGROUP_ARRAY", "LRU_HASH", "LRU_PERCPU_HASH", "LPM_TRIE",
+    "ARRAY_OF_MAPS", "HASH_OF_MAPS", "DEVMAP", "SOCKMAP", "CPUMAP", "XSKMAP", "SOCKHASH",
+    "CGROUP_STORAGE", "REUSEPORT_SOCKARRAY", "PERCPU_CGROUP_STORAGE", "QUEUE", "STACK",
+    "SK_STORAGE", "DEVMAP_HASH", "STRUCT_OPS", "RINGBUF", "INODE_STORAGE", "TASK_STORAGE",
+)
+map_type_name = dict(enumerate(_MAP_TYPE_NAMES, start=1))
+globals().update(("BPF_MAP_TYPE_" + _n, _v) for _v, _n in map_type_name.items())
 
 stars_max = 40              # bar width of a histogram row, in characters
 log2_index_max = 65         # log2 slots: 0 and one per bit of a 64-bit value
@@ -191,10 +139,8 @@ def _slot_counts(table, size):
 
 
 def get_table_type_name(ttype):
-    try:
-        return map_type_name[ttype]
-    except KeyError:
-        return "<unknown>"
+    """The name of map type number ``ttype`` ("HASH", "RINGBUF"...) or "<unknown>"."""
+    return map_type_name.get(ttype, "<unknown>")
 
 
 def Table(bpf, map, keytype, leaftype, name, **kwargs):
@@ -202,7 +148,7 @@ def Table(bpf, map, keytype, leaftype, name, **kwargs):
 
     Create a python object for a map (a :class:`bcc_core.map.Map`) of the right class."""
     ttype = map.type
-    cls = _CLASSES.get(ttype)
+    cls = _CLASSES.get(map_type_name.get(ttype))
     if cls is None:
         raise Exception("Unknown table type %d" % ttype)
     if cls is QueueStack:
@@ -228,21 +174,23 @@ def _elems(arr):
 
 
 class TableBase(MutableMapping):
+    """A BPF map seen as a dict of ctypes ``Key`` -> ctypes ``Leaf``."""
 
     def __init__(self, bpf, map, keytype, leaftype, name=None):
         self.bpf = bpf
         self.map = map
         self.map_fd = map.fd
         self.map_id = _map.fd_info_id(map.fd)
-        self.Key = keytype
-        self.Leaf = leaftype
         self.ttype = map.type
         self.flags = map.map_flags
+        self.max_entries = int(map.max_entries)
+        self.Leaf = leaftype
+        self.Key = keytype
         self._cbs = {}
         self._name = name if name is not None else map.name
-        self.max_entries = int(map.max_entries)
 
     def get_fd(self):
+        """The map's file descriptor."""
         return self.map_fd
 
     def _fmt(self, obj):
@@ -302,89 +250,82 @@ class TableBase(MutableMapping):
         except (KeyError, OSError):
             raise KeyError
 
-    # override the MutableMapping's implementation of these since they
-    # don't handle KeyError nicely
-    def itervalues(self):
-        for key in self:
-            # a map entry may be deleted in between discovering the key and
-            # fetching the value, suppress such errors
-            try:
-                yield self[key]
-            except KeyError:
-                pass
-
+    # MutableMapping's generic versions of the methods below fail when the BPF program
+    # removes an entry between our listing of the keys and the lookup of the value;
+    # these versions skip such entries.
     def iteritems(self):
         for key in self:
             try:
-                yield (key, self[key])
+                leaf = self[key]
             except KeyError:
-                pass
+                continue        # removed since the key was listed
+            yield (key, leaf)
+
+    def itervalues(self):
+        for _key, leaf in self.iteritems():
+            yield leaf
 
     def items(self):
-        return [item for item in self.iteritems()]
+        return list(self.iteritems())
 
     def values(self):
-        return [value for value in self.itervalues()]
+        return list(self.itervalues())
 
     def clear(self):
-        # default clear uses popitem, which can race with the bpf prog
-        for k in list(self.keys()):
+        # delete from a snapshot of the keys (MutableMapping.clear pops one item at a
+        # time, racing with a BPF program that keeps adding entries)
+        for key in list(self.keys()):
             try:
-                self.__delitem__(k)
+                del self[key]
             except KeyError:
                 pass
 
     def _alloc_keys_values(self, alloc_k=False, alloc_v=False, count=None):
-        keys = values = None
-        if not alloc_k and not alloc_v:
+        """(c_uint32 count, Key array or None, Leaf array or None) for a batch call;
+        ``count`` defaults to max_entries."""
+        if not (alloc_k or alloc_v):
             return (ct.c_uint32(0), None, None)
-        if not count:  # means alloc maximum size
-            count = self.max_entries
-        elif count < 1 or count > self.max_entries:
+        n = count or self.max_entries
+        if not 1 <= n <= self.max_entries:
             raise ValueError("Wrong count")
-        if alloc_k:
-            keys = (self.Key * count)()
-        if alloc_v:
-            values = (self.Leaf * count)()
-        return (ct.c_uint32(count), keys, values)
+        return (ct.c_uint32(n),
+                (self.Key * n)() if alloc_k else None,
+                (self.Leaf * n)() if alloc_v else None)
 
     def _sanity_check_keys_values(self, keys=None, values=None):
-        arr_len = 0
-        for elem in [keys, values]:
-            if elem:
-                if not isinstance(elem, ct.Array):
-                    raise TypeError
-                arr_len = len(elem)
-                if arr_len < 1 or arr_len > self.max_entries:
-                    raise ValueError("Array's length is wrong")
-        if keys and values:
-            # check both length are equal
-            if len(keys) != len(values):
-                raise ValueError("keys array length != values array length")
-        return ct.c_uint32(arr_len)
+        """Validate the ctypes arrays passed to a batch call; returns their length."""
+        size = 0
+        for arr in (keys, values):
+            if not arr:
+                continue
+            if not isinstance(arr, ct.Array):
+                raise TypeError
+            size = len(arr)
+            if not 1 <= size <= self.max_entries:
+                raise ValueError("Array's length is wrong")
+        if keys and values and len(keys) != len(values):
+            raise ValueError("keys array length != values array length")
+        return ct.c_uint32(size)
 
     def items_lookup_batch(self):
-        """Look up all the key-value pairs in the map (BPF_MAP_LOOKUP_BATCH)."""
-        for k, v in self._items_lookup_and_optionally_delete_batch(delete=False):
-            yield (k, v)
-        return
+        """Yield every (key, value) of the map, read in batches (BPF_MAP_LOOKUP_BATCH)."""
+        yield from self._items_lookup_and_optionally_delete_batch(delete=False)
 
     def items_delete_batch(self, ct_keys=None):
         """Delete the given keys (a ctypes array of Key), or every entry when None."""
-        if ct_keys is not None:
-            self._sanity_check_keys_values(keys=ct_keys)
-            for k in _elems(ct_keys):
-                try:
-                    self.map.delete(k)
-                except KeyError:
-                    raise Exception("BPF_MAP_DELETE_BATCH has failed: %s"
-                                    % os.strerror(errno.ENOENT))
-        else:
-            for _ in self.items_lookup_and_delete_batch():
-                pass
+        if ct_keys is None:
+            list(self.items_lookup_and_delete_batch())
+            return
+        self._sanity_check_keys_values(keys=ct_keys)
+        for k in _elems(ct_keys):
+            try:
+                self.map.delete(k)
+            except KeyError:
+                raise Exception("BPF_MAP_DELETE_BATCH has failed: %s"
+                                % os.strerror(errno.ENOENT))
 
     def items_update_batch(self, ct_keys, ct_values):
-        """Update all the key-value pairs in the map provided (BPF_MAP_UPDATE_BATCH)."""
+        """Write ct_keys[i] -> ct_values[i] for every i (BPF_MAP_UPDATE_BATCH)."""
         self._sanity_check_keys_values(keys=ct_keys, values=ct_values)
         try:
             self.map.update_batch(list(zip(_elems(ct_keys), _elems(ct_values))))
@@ -393,10 +334,8 @@ class TableBase(MutableMapping):
                             % os.strerror(e.errno)) from e
 
     def items_lookup_and_delete_batch(self):
-        """Look up and delete all the key-value pairs in the map."""
-        for k, v in self._items_lookup_and_optionally_delete_batch(delete=True):
-            yield (k, v)
-        return
+        """Yield every (key, value) of the map, removing them as they are read."""
+        yield from self._items_lookup_and_optionally_delete_batch(delete=True)
 
     def _items_lookup_and_optionally_delete_batch(self, delete=True):
         bpf_cmd = "BPF_MAP_LOOKUP_AND_DELETE_BATCH" if delete else "BPF_MAP_LOOKUP_BATCH"
@@ -411,20 +350,23 @@ class TableBase(MutableMapping):
         return self.Leaf.from_buffer_copy(raw)
 
     def zero(self):
-        # Even though this is not very efficient, we grab the entire list of
-        # keys before enumerating it. This helps avoid a potential race where
-        # the leaf assignment changes a hash table bucket that is being
-        # enumerated by the same loop, and may lead to a hang.
-        for k in list(self.keys()):
-            self[k] = self.Leaf()
+        """Set every existing entry to a zeroed Leaf."""
+        # take all the keys first: writing values while walking a hash map with
+        # get_next_key can move the walk's position and make it run forever
+        for key in list(self.keys()):
+            self[key] = self.Leaf()
 
     def __iter__(self):
         return TableBase.Iter(self)
 
-    def iter(self): return self.__iter__()
-    def keys(self): return self.__iter__()
+    def keys(self):
+        return self.__iter__()
+
+    iter = keys
 
     class Iter(object):
+        """Walks the keys of a table with get_next_key, one call per key."""
+
         def __init__(self, table):
             self.table = table
             self.key = None
@@ -432,14 +374,14 @@ class TableBase(MutableMapping):
         def __iter__(self):
             return self
 
-        def __next__(self):
-            return self.next()
-
         def next(self):
             self.key = self.table.next(self.key)
             return self.key
 
+        __next__ = next
+
     def next(self, key):
+        """The key after ``key`` (the first key for None); StopIteration at the end."""
         raw = self.map.next_key(None if key is None else self._key_bytes(key))
         if raw is None:
             raise StopIteration()
@@ -455,9 +397,8 @@ class TableBase(MutableMapping):
         if slot_field == "__pad_1" and len(names) == 3:
             slot_field = names[2]
         for k, v in self.items():
-            bucket = getattr(k, bucket_field)
-            if bucket_fn:
-                bucket = bucket_fn(bucket)
+            raw_bucket = getattr(k, bucket_field)
+            bucket = bucket_fn(raw_bucket) if bucket_fn else raw_bucket
             counts = tmp.setdefault(bucket, [0] * log2_index_max)
             counts[getattr(k, slot_field)] = v.value
         order = list(tmp)
@@ -535,29 +476,23 @@ def _scan(cls, s):
 
 
 class HashTable(TableBase):
-    def __init__(self, *args, **kwargs):
-        super(HashTable, self).__init__(*args, **kwargs)
+    """BPF_MAP_TYPE_HASH."""
 
     def __len__(self):
-        i = 0
-        for k in self: i += 1
-        return i
+        return sum(1 for _ in self)
 
 
 class LruHash(HashTable):
-    def __init__(self, *args, **kwargs):
-        super(LruHash, self).__init__(*args, **kwargs)
+    """BPF_MAP_TYPE_LRU_HASH."""
 
 
 class ArrayBase(TableBase):
-    def __init__(self, *args, **kwargs):
-        super(ArrayBase, self).__init__(*args, **kwargs)
+    """Maps indexed 0 .. max_entries - 1; every index always exists."""
 
     def _normalize_key(self, key):
+        """An index (int, negative counting from the end, or a ctypes int) as a Key."""
         if isinstance(key, int):
-            if key < 0:
-                key = len(self) + key
-            key = self.Key(key)
+            key = self.Key(key + len(self) if key < 0 else key)
         if not isinstance(key, ct._SimpleCData):
             raise IndexError("Array index must be an integer type")
         if key.value >= len(self):
@@ -568,18 +503,16 @@ class ArrayBase(TableBase):
         return self.max_entries
 
     def __getitem__(self, key):
-        key = self._normalize_key(key)
-        return super(ArrayBase, self).__getitem__(key)
+        return super().__getitem__(self._normalize_key(key))
 
     def __setitem__(self, key, leaf):
-        key = self._normalize_key(key)
-        super(ArrayBase, self).__setitem__(key, leaf)
+        super().__setitem__(self._normalize_key(key), leaf)
 
     def __delitem__(self, key):
-        key = self._normalize_key(key)
-        super(ArrayBase, self).__delitem__(key)
+        super().__delitem__(self._normalize_key(key))
 
     def clearitem(self, key):
+        """Overwrite entry ``key`` with zeros."""
         key = self._normalize_key(key)
         try:
             self.map.update(_b(key), bytes(self.map.vbuf_size))
@@ -590,55 +523,56 @@ class ArrayBase(TableBase):
         return ArrayBase.Iter(self, self.Key)
 
     class Iter(object):
+        """Yields Key(0), Key(1) ... Key(len(table) - 1)."""
+
         def __init__(self, table, keytype):
-            self.Key = keytype
             self.table = table
+            self.Key = keytype
             self.i = -1
 
         def __iter__(self):
             return self
 
-        def __next__(self):
-            return self.next()
-
         def next(self):
-            self.i += 1
-            if self.i == len(self.table):
+            if self.i + 1 >= len(self.table):
                 raise StopIteration()
+            self.i += 1
             return self.Key(self.i)
+
+        __next__ = next
 
 
 class Array(ArrayBase):
-    def __init__(self, *args, **kwargs):
-        super(Array, self).__init__(*args, **kwargs)
+    """BPF_MAP_TYPE_ARRAY."""
 
     def __delitem__(self, key):
-        # Delete in Array type does not have an effect, so zero out instead
+        # array slots cannot be removed; deleting one resets it to zero
         self.clearitem(key)
 
 
 class ProgArray(ArrayBase):
-    def __init__(self, *args, **kwargs):
-        super(ProgArray, self).__init__(*args, **kwargs)
+    """BPF_MAP_TYPE_PROG_ARRAY: values are program fds (or BPF.Function objects)."""
 
     def __setitem__(self, key, leaf):
+        if hasattr(leaf, "fd") and hasattr(leaf, "name"):   # BPF.Function
+            leaf = leaf.fd
         if isinstance(leaf, int):
             leaf = self.Leaf(leaf)
-        if hasattr(leaf, "fd") and hasattr(leaf, "name"):   # BPF.Function
-            leaf = self.Leaf(leaf.fd)
-        super(ProgArray, self).__setitem__(key, leaf)
+        super().__setitem__(key, leaf)
 
 
 class FileDesc:
+    """Owns a file descriptor and closes it once; usable with ``with``."""
+
     def __init__(self, fd):
-        if (fd is None) or (fd < 0):
+        if fd is None or fd < 0:
             raise Exception("Invalid file descriptor")
         self.fd = fd
 
     def clean_up(self):
-        if (self.fd is not None) and (self.fd >= 0):
-            os.close(self.fd)
-            self.fd = None
+        fd, self.fd = self.fd, None
+        if fd is not None and fd >= 0:
+            os.close(fd)
 
     def __del__(self):
         self.clean_up()
@@ -651,17 +585,28 @@ class FileDesc:
 
 
 class CgroupArray(ArrayBase):
-    def __init__(self, *args, **kwargs):
-        super(CgroupArray, self).__init__(*args, **kwargs)
+    """BPF_MAP_TYPE_CGROUP_ARRAY: values are cgroup fds or cgroup directory paths."""
 
     def __setitem__(self, key, leaf):
-        if isinstance(leaf, int):
-            super(CgroupArray, self).__setitem__(key, self.Leaf(leaf))
-        elif isinstance(leaf, str):
-            with FileDesc(os.open(leaf, os.O_RDONLY | os.O_CLOEXEC)) as f:
-                super(CgroupArray, self).__setitem__(key, self.Leaf(f.fd))
+        if isinstance(leaf, str):
+            # the kernel keeps its own reference: our fd is closed once stored
+            with FileDesc(os.open(leaf, os.O_RDONLY | os.O_CLOEXEC)) as cgroup:
+                ArrayBase.__setitem__(self, key, self.Leaf(cgroup.fd))
+        elif isinstance(leaf, int):
+            ArrayBase.__setitem__(self, key, self.Leaf(leaf))
         else:
             raise Exception("Cgroup array key must be either FD or cgroup path")
+
+
+def _run_callback(fn, *args):
+    """Call a user's event callback.  When it fails writing to a closed pipe (the tool's
+    output piped into ``head``...) the program ends quietly instead of raising."""
+    try:
+        return fn(*args)
+    except IOError as e:
+        if e.errno != errno.EPIPE:
+            raise
+        raise SystemExit()
 
 
 class _EventDecoder(object):
@@ -705,12 +650,13 @@ class _Scratch(object):
 
 
 class PerfEventArray(_EventDecoder, TableBase):
+    """BPF_MAP_TYPE_PERF_EVENT_ARRAY: per-CPU perf buffers or perf counters."""
 
     def __init__(self, *args, **kwargs):
-        super(PerfEventArray, self).__init__(*args, **kwargs)
-        self._open_key_fds = {}
+        super().__init__(*args, **kwargs)
         self._event_class = None
         self._reader = None
+        self._open_key_fds = {}     # cpu -> perf event fd (-1: owned by the reader)
 
     def __del__(self):
         try:
@@ -720,9 +666,8 @@ class PerfEventArray(_EventDecoder, TableBase):
 
     def close(self):
         """Free the perf buffer / perf events opened on this table."""
-        keys = list(self._open_key_fds.keys())
-        for key in keys:
-            del self[key]
+        for cpu in list(self._open_key_fds):
+            del self[cpu]
 
     def __len__(self):
         return self.max_entries
@@ -753,15 +698,14 @@ class PerfEventArray(_EventDecoder, TableBase):
             os.close(fd)
 
     def open_perf_buffer(self, callback, page_cnt=8, lost_cb=None, wakeup_events=1):
-        """open_perf_buffers(callback)
+        """open_perf_buffer(callback, page_cnt=8, lost_cb=None)
 
-        Opens a set of per-cpu ring buffer to receive custom perf event
-        data from the bpf program. The callback will be invoked for each
-        event submitted from the kernel, up to millions per second. Use
-        page_cnt to change the size of the per-cpu ring buffer. The value
-        must be a power of two and defaults to 8.
+        Start receiving the records the BPF program writes to this map with
+        bpf_perf_event_output: one buffer of ``page_cnt`` pages (a power of two) per
+        CPU.  BPF.perf_buffer_poll() then calls ``callback(cpu, data, size)`` for each
+        record and ``lost_cb(count)`` when records were dropped.
         """
-        if page_cnt & (page_cnt - 1) != 0:
+        if page_cnt & (page_cnt - 1):
             raise Exception("Perf buffer page_cnt must be a power of two")
         from .perf_buffer import PerfBuffer
         scratch = _Scratch()
@@ -772,22 +716,11 @@ class PerfEventArray(_EventDecoder, TableBase):
             if n > scratch.size:
                 scratch.grow(n)
             memmove(scratch.addr, data, n)
-            try:
-                callback(cpu, scratch.addr, n)
-            except IOError as e:
-                if e.errno == errno.EPIPE:
-                    exit()
-                else:
-                    raise e
+            _run_callback(callback, cpu, scratch.addr, n)
 
         def lost_cb_(cpu, lost):
-            try:
-                lost_cb(lost)
-            except IOError as e:
-                if e.errno == errno.EPIPE:
-                    exit()
-                else:
-                    raise e
+            _run_callback(lost_cb, lost)
+
         try:
             reader = PerfBuffer(self.map, raw_cb_, lost_cb_ if lost_cb else None, page_cnt)
         except OSError as e:
@@ -814,15 +747,18 @@ class PerfEventArray(_EventDecoder, TableBase):
     def open_perf_event(self, typ, config):
         """open_perf_event(typ, config)
 
-        Configures the table such that calls from the bpf program to
-        table.perf_read(CUR_CPU_IDENTIFIER) will return the hardware
-        counter denoted by event ev on the local cpu.
+        Open perf counter (``typ``, ``config``) on every online CPU and store it in this
+        map, so that the BPF program can read the current CPU's counter with
+        ``perf_read``/bpf_perf_event_read.
         """
-        for i in get_online_cpus():
-            self._open_perf_event(i, typ, config)
+        for cpu in get_online_cpus():
+            self._open_perf_event(cpu, typ, config)
 
 
 class _PerCpuMixin(object):
+    """Per-CPU maps: a value is an array with one element per possible CPU (``Leaf``),
+    of the type the program declared (``sLeaf``)."""
+
     def _percpu_init(self, kwargs):
         self.reducer = kwargs.pop("reducer", None)
         return kwargs
@@ -830,18 +766,14 @@ class _PerCpuMixin(object):
     def _percpu_setup(self):
         self.sLeaf = self.Leaf
         self.total_cpu = self.map.ncpus
-        # This needs to be 8 as hard coded into the linux kernel.
+        # the kernel stores each CPU's value in a slot rounded up to 8 bytes
         self.alignment = ct.sizeof(self.sLeaf) % 8
-        if self.alignment == 0:
-            self.Leaf = self.sLeaf * self.total_cpu
-        else:
-            if self.sLeaf == ct.c_uint:
-                self.Leaf = ct.c_uint64 * self.total_cpu
-            elif self.sLeaf == ct.c_int:
-                self.Leaf = ct.c_int64 * self.total_cpu
-            else:
-                # BCC refuses these; we split the 8-byte-strided values ourselves
-                self.Leaf = self.sLeaf * self.total_cpu
+        cell = self.sLeaf
+        if self.alignment:
+            # 4-byte ints are read as 8-byte ones, as BCC does; other odd sizes are
+            # split out of the 8-byte slots by _leaf_from/_percpu_bytes
+            cell = {ct.c_uint: ct.c_uint64, ct.c_int: ct.c_int64}.get(cell, cell)
+        self.Leaf = cell * self.total_cpu
 
     def _leaf_from(self, raw):
         m = self.map
@@ -867,16 +799,15 @@ class _PerCpuMixin(object):
         return bytes(out)
 
     def getvalue(self, key):
+        """The values of all CPUs for ``key`` (an array of sLeaf)."""
         raw = self.map.lookup(self._key_bytes(key))
         if raw is None:
             raise KeyError
         return self._leaf_from(raw)
 
     def __getitem__(self, key):
-        if self.reducer:
-            return reduce(self.reducer, self.getvalue(key))
-        else:
-            return self.getvalue(key)
+        per_cpu = self.getvalue(key)
+        return reduce(self.reducer, per_cpu) if self.reducer else per_cpu
 
     def __setitem__(self, key, leaf):
         try:
@@ -884,19 +815,23 @@ class _PerCpuMixin(object):
         except OSError as e:
             raise Exception("Could not update table: %s" % os.strerror(e.errno)) from e
 
-    def sum(self, key):
+    def _numeric_values(self, key, what):
         if isinstance(self.sLeaf(), ct.Structure):
-            raise IndexError("Leaf must be an integer type for default sum functions")
-        return self.sLeaf(sum(self.getvalue(key)))
+            raise IndexError("Leaf must be an integer type for default %s functions"
+                             % what)
+        return self.getvalue(key)
+
+    def sum(self, key):
+        """The total over all CPUs, as an sLeaf."""
+        return self.sLeaf(sum(self._numeric_values(key, "sum")))
 
     def max(self, key):
-        if isinstance(self.sLeaf(), ct.Structure):
-            raise IndexError("Leaf must be an integer type for default max functions")
-        return self.sLeaf(max(self.getvalue(key)))
+        """The largest of the CPUs' values, as an sLeaf."""
+        return self.sLeaf(max(self._numeric_values(key, "max")))
 
     def average(self, key):
-        result = self.sum(key)
-        return result.value / self.total_cpu
+        """The mean of the CPUs' values (a float)."""
+        return self.sum(key).value / self.total_cpu
 
     def zero(self):
         for k in list(self.keys()):
@@ -904,21 +839,24 @@ class _PerCpuMixin(object):
 
 
 class PerCpuHash(_PerCpuMixin, HashTable):
+    """BPF_MAP_TYPE_PERCPU_HASH."""
+
     def __init__(self, *args, **kwargs):
         kwargs = self._percpu_init(kwargs)
-        super(PerCpuHash, self).__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)
         self._percpu_setup()
 
 
 class LruPerCpuHash(PerCpuHash):
-    def __init__(self, *args, **kwargs):
-        super(LruPerCpuHash, self).__init__(*args, **kwargs)
+    """BPF_MAP_TYPE_LRU_PERCPU_HASH."""
 
 
 class PerCpuArray(_PerCpuMixin, ArrayBase):
+    """BPF_MAP_TYPE_PERCPU_ARRAY."""
+
     def __init__(self, *args, **kwargs):
         kwargs = self._percpu_init(kwargs)
-        super(PerCpuArray, self).__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)
         self._percpu_setup()
 
     def getvalue(self, key):
@@ -928,107 +866,98 @@ class PerCpuArray(_PerCpuMixin, ArrayBase):
         _PerCpuMixin.__setitem__(self, self._normalize_key(key), leaf)
 
     def __delitem__(self, key):
-        # Delete in this type does not have an effect, so zero out instead
+        # as with Array: slots stay, deleting zeroes every CPU's value
         self.clearitem(key)
 
 
 class LpmTrie(TableBase):
-    def __init__(self, *args, **kwargs):
-        super(LpmTrie, self).__init__(*args, **kwargs)
+    """BPF_MAP_TYPE_LPM_TRIE (its size cannot be counted)."""
 
     def __len__(self):
         raise NotImplementedError
 
 
 class StackTrace(TableBase):
+    """BPF_MAP_TYPE_STACK_TRACE: stack id -> array of addresses (or build-id records
+    with BPF_F_STACK_BUILD_ID)."""
     MAX_DEPTH = 127
-    BPF_F_STACK_BUILD_ID = (1 << 5)
-    BPF_STACK_BUILD_ID_EMPTY = 0  # can't get stacktrace
-    BPF_STACK_BUILD_ID_VALID = 1  # valid build-id,ip
-    BPF_STACK_BUILD_ID_IP = 2  # fallback to ip
-
-    def __init__(self, *args, **kwargs):
-        super(StackTrace, self).__init__(*args, **kwargs)
+    BPF_F_STACK_BUILD_ID = 1 << 5
+    # status of a struct bpf_stack_build_id entry
+    BPF_STACK_BUILD_ID_EMPTY = 0    # no frame here
+    BPF_STACK_BUILD_ID_VALID = 1    # build id and offset are set
+    BPF_STACK_BUILD_ID_IP = 2       # only a raw address could be taken
 
     class StackWalker(object):
+        """Iterates one stack's frames (passed through ``resolve`` when given) until
+        the first empty slot or MAX_DEPTH frames."""
+
         def __init__(self, stack, flags, resolve=None):
             self.stack = stack
-            self.n = -1
-            self.resolve = resolve
             self.flags = flags
-            self.depth = min(StackTrace.MAX_DEPTH,
-                             len(stack.trace) if flags & StackTrace.BPF_F_STACK_BUILD_ID
-                             else len(stack.ip))
+            self.resolve = resolve
+            self.n = -1
+            frames = stack.trace if flags & StackTrace.BPF_F_STACK_BUILD_ID else stack.ip
+            self.depth = min(StackTrace.MAX_DEPTH, len(frames))
 
         def __iter__(self):
             return self
-
-        def __next__(self):
-            return self.next()
 
         def next(self):
             self.n += 1
             if self.n == self.depth:
                 raise StopIteration()
-
             if self.flags & StackTrace.BPF_F_STACK_BUILD_ID:
-                addr = self.stack.trace[self.n]
-                if addr.status == StackTrace.BPF_STACK_BUILD_ID_IP or \
-                        addr.status == StackTrace.BPF_STACK_BUILD_ID_EMPTY:
-                    raise StopIteration()
+                frame = self.stack.trace[self.n]
+                done = frame.status in (StackTrace.BPF_STACK_BUILD_ID_EMPTY,
+                                        StackTrace.BPF_STACK_BUILD_ID_IP)
             else:
-                addr = self.stack.ip[self.n]
-
-            if addr == 0:
+                frame = self.stack.ip[self.n]
+                done = frame == 0
+            if done:
                 raise StopIteration()
+            return self.resolve(frame) if self.resolve else frame
 
-            return self.resolve(addr) if self.resolve else addr
+        __next__ = next
 
     def walk(self, stack_id, resolve=None):
-        return StackTrace.StackWalker(self[self.Key(stack_id)], self.flags, resolve)
+        """Iterate the frames of stack ``stack_id`` (see StackWalker)."""
+        stack = self[self.Key(stack_id)]
+        return self.StackWalker(stack, self.flags, resolve)
 
     def __len__(self):
-        i = 0
-        for k in self: i += 1
-        return i
+        return sum(1 for _ in self)
 
     def clear(self):
-        pass
+        """Does nothing (as in BCC): stack ids are left to the kernel."""
 
 
 class DevMap(ArrayBase):
-    def __init__(self, *args, **kwargs):
-        super(DevMap, self).__init__(*args, **kwargs)
+    """BPF_MAP_TYPE_DEVMAP."""
 
 
 class CpuMap(ArrayBase):
-    def __init__(self, *args, **kwargs):
-        super(CpuMap, self).__init__(*args, **kwargs)
+    """BPF_MAP_TYPE_CPUMAP."""
 
 
 class XskMap(ArrayBase):
-    def __init__(self, *args, **kwargs):
-        super(XskMap, self).__init__(*args, **kwargs)
+    """BPF_MAP_TYPE_XSKMAP."""
 
 
 class MapInMapArray(ArrayBase):
-    def __init__(self, *args, **kwargs):
-        super(MapInMapArray, self).__init__(*args, **kwargs)
+    """BPF_MAP_TYPE_ARRAY_OF_MAPS."""
 
 
 class MapInMapHash(HashTable):
-    def __init__(self, *args, **kwargs):
-        super(MapInMapHash, self).__init__(*args, **kwargs)
+    """BPF_MAP_TYPE_HASH_OF_MAPS."""
 
 
 class RingBuf(_EventDecoder, TableBase):
-    def __init__(self, *args, **kwargs):
-        super(RingBuf, self).__init__(*args, **kwargs)
-        self._ringbuf = None
-        self._event_class = None
+    """BPF_MAP_TYPE_RINGBUF: read with open_ring_buffer() and BPF.ring_buffer_poll()."""
 
-    def __delitem(self, key):
-        pass
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._event_class = None
+        self._ringbuf = None
 
     def __del__(self):
         pass
@@ -1040,11 +969,12 @@ class RingBuf(_EventDecoder, TableBase):
         return iter(())
 
     def open_ring_buffer(self, callback, ctx=None):
-        """open_ring_buffer(callback)
+        """open_ring_buffer(callback, ctx=None)
 
-        Opens a ring buffer to receive custom event data from the bpf program.
-        The callback will be invoked for each event submitted from the kernel,
-        up to millions per second.
+        Start receiving the records the BPF program submits to this ring buffer:
+        BPF.ring_buffer_poll() calls ``callback(ctx, data, size)`` for each one.  What
+        the callback returns is handed to the reader as an int; a return value that is
+        not a number (None, typically) counts as 0.
         """
         scratch = _Scratch()
         memmove = ct.memmove
@@ -1054,30 +984,19 @@ class RingBuf(_EventDecoder, TableBase):
             if n > scratch.size:
                 scratch.grow(n)
             memmove(scratch.addr, data, n)
+            ret = _run_callback(callback, ctx, scratch.addr, n)
             try:
-                ret = callback(ctx, scratch.addr, n)
-                # Callback for ringbufs should _always_ return an integer.
-                # If the function the user registers does not,
-                # simply fall back to returning 0.
-                try:
-                    ret = int(ret)
-                except:  # noqa: E722 (as BCC)
-                    ret = 0
-            except IOError as e:
-                if e.errno == errno.EPIPE:
-                    exit()
-                else:
-                    raise e
-            return ret
+                return int(ret)
+            except Exception:       # None and other non-numbers: carry on
+                return 0
 
         self.bpf._open_ring_buffer(self.map, ringbuf_cb_, ctx)
-        # keep a refcnt
-        self._cbs[0] = ringbuf_cb_
+        self._cbs[0] = ringbuf_cb_      # held here for as long as the table lives
 
 
 class QueueStack:
-    # Flag for map.push
-    BPF_EXIST = 2
+    """BPF_MAP_TYPE_QUEUE / BPF_MAP_TYPE_STACK: values only, with push/pop/peek."""
+    BPF_EXIST = 2       # flag for push(): replace the oldest value when full
 
     def __init__(self, bpf, map, leaftype, name=None):
         self.bpf = bpf
@@ -1130,37 +1049,26 @@ class QueueStack:
         return leaf
 
     def itervalues(self):
-        # to avoid infinite loop, set maximum pops to max_entries
-        cnt = self.max_entries
-        while cnt:
+        """Pop and yield values until the map is empty, at most max_entries of them
+        (a program pushing all the time must not keep us here forever)."""
+        for _ in range(self.max_entries):
             try:
-                yield (self.pop())
-                cnt -= 1
+                leaf = self.pop()
             except KeyError:
                 return
+            yield leaf
 
     def values(self):
-        return [value for value in self.itervalues()]
+        return list(self.itervalues())
 
 
+# map type name -> class (types not listed here have no table class)
 _CLASSES = {
-    BPF_MAP_TYPE_HASH: HashTable,
-    BPF_MAP_TYPE_ARRAY: Array,
-    BPF_MAP_TYPE_PROG_ARRAY: ProgArray,
-    BPF_MAP_TYPE_PERF_EVENT_ARRAY: PerfEventArray,
-    BPF_MAP_TYPE_PERCPU_HASH: PerCpuHash,
-    BPF_MAP_TYPE_PERCPU_ARRAY: PerCpuArray,
-    BPF_MAP_TYPE_LPM_TRIE: LpmTrie,
-    BPF_MAP_TYPE_STACK_TRACE: StackTrace,
-    BPF_MAP_TYPE_LRU_HASH: LruHash,
-    BPF_MAP_TYPE_LRU_PERCPU_HASH: LruPerCpuHash,
-    BPF_MAP_TYPE_CGROUP_ARRAY: CgroupArray,
-    BPF_MAP_TYPE_DEVMAP: DevMap,
-    BPF_MAP_TYPE_CPUMAP: CpuMap,
-    BPF_MAP_TYPE_XSKMAP: XskMap,
-    BPF_MAP_TYPE_ARRAY_OF_MAPS: MapInMapArray,
-    BPF_MAP_TYPE_HASH_OF_MAPS: MapInMapHash,
-    BPF_MAP_TYPE_QUEUE: QueueStack,
-    BPF_MAP_TYPE_STACK: QueueStack,
-    BPF_MAP_TYPE_RINGBUF: RingBuf,
+    "HASH": HashTable, "ARRAY": Array, "PROG_ARRAY": ProgArray,
+    "PERF_EVENT_ARRAY": PerfEventArray, "PERCPU_HASH": PerCpuHash,
+    "PERCPU_ARRAY": PerCpuArray, "LPM_TRIE": LpmTrie, "STACK_TRACE": StackTrace,
+    "LRU_HASH": LruHash, "LRU_PERCPU_HASH": LruPerCpuHash, "CGROUP_ARRAY": CgroupArray,
+    "DEVMAP": DevMap, "CPUMAP": CpuMap, "XSKMAP": XskMap,
+    "ARRAY_OF_MAPS": MapInMapArray, "HASH_OF_MAPS": MapInMapHash,
+    "QUEUE": QueueStack, "STACK": QueueStack, "RINGBUF": RingBuf,
 }

@@ -1,6 +1,6 @@
-# Parts ported from BCC 0.26 (bcc/utils.py, Apache-2.0): get_online_cpus, get_possible_cpus,
-# printb, ArgString, _assert_is_bytes, StrcmpRewrite.  The symbol helpers below replace
-# libbcc's (bcc_procutils_which_so, bcc_resolve_symname, bcc_symcache_*) in pure Python.
+# The public names here are those of BCC 0.26's bcc.utils (same signatures and results),
+# implemented for bcc-core.  The symbol helpers below stand in for libbcc's
+# (bcc_procutils_which_so, bcc_resolve_symname, bcc_symcache_*) in pure Python.
 """BCC's ``bcc.utils`` names, plus the symbol resolution the BCC facade needs: kernel
 symbols from /proc/kallsyms, user symbols from ELF .symtab/.dynsym (pyelftools), shared
 library lookup like BCC's ``find_library`` (``ldconfig -p`` cache, then the usual dirs)."""
@@ -13,27 +13,27 @@ import traceback
 import warnings
 
 
-def _read_cpu_range(path):
+def _cpu_list(path):
+    """CPU numbers listed in a sysfs cpu list file such as "0-3,8,10-11"."""
+    with open(path) as f:
+        text = f.read().strip()
     cpus = []
-    with open(path, 'r') as f:
-        cpus_range_str = f.read()
-        for cpu_range in cpus_range_str.split(','):
-            rangeop = cpu_range.find('-')
-            if rangeop == -1:
-                cpus.append(int(cpu_range))
-            else:
-                start = int(cpu_range[:rangeop])
-                end = int(cpu_range[rangeop + 1:])
-                cpus.extend(range(start, end + 1))
+    for part in filter(None, text.split(",")):
+        lo, sep, hi = part.partition("-")
+        first = int(lo)
+        last = int(hi) if sep else first
+        cpus += range(first, last + 1)
     return cpus
 
 
 def get_online_cpus():
-    return _read_cpu_range('/sys/devices/system/cpu/online')
+    """Numbers of the CPUs that are online now."""
+    return _cpu_list("/sys/devices/system/cpu/online")
 
 
 def get_possible_cpus():
-    return _read_cpu_range('/sys/devices/system/cpu/possible')
+    """Numbers of every CPU the kernel could bring online (per-CPU map slots)."""
+    return _cpu_list("/sys/devices/system/cpu/possible")
 
 
 def detect_language(candidates, pid):
@@ -68,27 +68,22 @@ FILESYSTEMENCODING = sys.getfilesystemencoding()
 
 
 def printb(s, file=sys.stdout, nl=1):
-    """
-    printb(s)
+    """printb(s)
 
-    print a bytes object to stdout and flush
-    """
-    buf = file.buffer if hasattr(file, "buffer") else file
-
-    buf.write(s)
-    if nl:
-        buf.write(b"\n")
+    Write the bytes ``s`` (plus a newline unless ``nl`` is false) to ``file``'s
+    binary side and flush, so that probe data is never decoded on its way out."""
+    out = getattr(file, "buffer", file)
+    out.write(s + b"\n" if nl else s)
     file.flush()
 
 
 class ArgString(object):
-    """
-    ArgString(arg)
+    """ArgString(arg)
 
-    encapsulate a system argument that can be easily coerced to a bytes()
-    object, which is better for comparing to kernel or probe data (which should
-    never be en/decode()'ed).
-    """
+    Wraps a command-line string so that ``bytes(x)`` gives it in the file system's
+    encoding: command-line filters are then compared with kernel or probe data as
+    bytes, without decoding that data."""
+
     def __init__(self, arg):
         self.s = arg
 
@@ -100,22 +95,22 @@ class ArgString(object):
 
 
 def warn_with_traceback(message, category, filename, lineno, file=None, line=None):
-    log = file if hasattr(file, "write") else sys.stderr
-    traceback.print_stack(f=sys._getframe(2), file=log)
-    log.write(warnings.formatwarning(message, category, filename, lineno, line))
+    """A ``warnings.showwarning`` replacement that prints the caller's stack first."""
+    text = "".join(traceback.format_stack(sys._getframe(2)))
+    text += warnings.formatwarning(message, category, filename, lineno, line)
+    (file if hasattr(file, "write") else sys.stderr).write(text)
 
 
 _strict_bytes = False
 
 
 def _assert_is_bytes(arg):
-    if arg is None:
+    """None and bytes pass unchanged; a str becomes bytes in the file system encoding
+    (or, with ``_strict_bytes`` set, anything but bytes fails an assertion)."""
+    if arg is None or type(arg) is bytes:
         return arg
-    if _strict_bytes:
-        assert type(arg) is bytes, "not a bytes object: %r" % arg
-    elif type(arg) is not bytes:
-        return ArgString(arg).__bytes__()
-    return arg
+    assert not _strict_bytes, "not a bytes object: %r" % arg
+    return bytes(ArgString(arg))
 
 
 def _str(arg):
@@ -127,51 +122,49 @@ def _str(arg):
     return arg
 
 
+_STREQ_TEMPLATE = """
+static inline bool {name}(char const *unused, uintptr_t ptr)
+{{
+    char want[] = {literal};
+    char got[sizeof(want)];
+    int n;
+
+    {reader}(&got, sizeof(got), (void *)ptr);
+    for (n = 0; n + 1 < sizeof(want); n++)
+        if (got[n] != want[n])
+            return false;
+    return true;
+}}
+"""
+
+# STRCMP("literal", expr): with bin_cmp the captured literal has no quotes
+_STRCMP_BARE = re.compile(r'STRCMP\("([^"]+)",(.+?)\)')
+_STRCMP_QUOTED = re.compile(r'STRCMP\(("[^"]+"),(.+?)\)')
+
+
 class StrcmpRewrite(object):
+    """Turns ``STRCMP("text", expr)`` in a trace/argdist filter into a call of a
+    generated ``streq_N`` C helper that reads ``expr`` and compares it with "text"."""
+
     @staticmethod
     def _generate_streq_function(string, probe_read_func, streq_functions,
                                  probeid):
-        fname = "streq_%d" % probeid
-        streq_functions += """
-static inline bool %s(char const *ignored, uintptr_t str) {
-        char needle[] = %s;
-        char haystack[sizeof(needle)];
-        %s(&haystack, sizeof(haystack), (void *)str);
-        for (int i = 0; i < sizeof(needle) - 1; ++i) {
-                if (needle[i] != haystack[i]) {
-                        return false;
-                }
-        }
-        return true;
-}
-        """ % (fname, string, probe_read_func)
-        return fname, streq_functions
+        name = "streq_%d" % probeid
+        code = _STREQ_TEMPLATE.format(name=name, literal=string, reader=probe_read_func)
+        return name, streq_functions + code
 
     @staticmethod
     def rewrite_expr(expr, bin_cmp, is_user, probe_user_list, streq_functions,
                      probeid):
-        if bin_cmp:
-            STRCMP_RE = 'STRCMP\\(\"([^"]+)\\",(.+?)\\)'
-        else:
-            STRCMP_RE = 'STRCMP\\(("[^"]+\\"),(.+?)\\)'
-        matches = re.finditer(STRCMP_RE, expr)
-        for match in matches:
-            string = match.group(1)
-            probe_read_func = "bpf_probe_read"
-            if is_user or \
-                    match.group(2).strip() in probe_user_list:
-                probe_read_func = "bpf_probe_read_user"
-            fname, streq_functions = StrcmpRewrite._generate_streq_function(
-                string, probe_read_func,
-                streq_functions, probeid)
+        pattern = _STRCMP_BARE if bin_cmp else _STRCMP_QUOTED
+        for m in pattern.finditer(expr):
+            user = is_user or m.group(2).strip() in probe_user_list
+            reader = "bpf_probe_read_user" if user else "bpf_probe_read"
+            name, streq_functions = StrcmpRewrite._generate_streq_function(
+                m.group(1), reader, streq_functions, probeid)
             probeid += 1
-            expr = expr.replace("STRCMP", fname, 1)
-        rdict = {
-            "expr": expr,
-            "streq_functions": streq_functions,
-            "probeid": probeid
-        }
-        return rdict
+            expr = expr.replace("STRCMP", name, 1)
+        return {"expr": expr, "streq_functions": streq_functions, "probeid": probeid}
 
 
 # -- kernel symbols ----------------------------------------------------------------------
