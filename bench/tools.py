@@ -2,12 +2,15 @@
 """Start-up cost of the ported tools: CPU time and peak RSS from exec to "header
 printed", beside Debian's libbpf-tools (C, CO-RE) measured in the same run.
 
-    python3 bench/tools.py [-n RUNS]          (root)
+    python3 bench/tools.py [-n RUNS]          (root; on the host)
+    python3 bench/tools.py --guest [-n RUNS]  (boots the Debian 6.1 guest, adds BCC)
 
 For each tool the process is started, its stdout read until the header line, and then
 /proc/PID/stat (utime+stime) and /proc/PID/status (VmHWM) are read before it is stopped.
 Medians over RUNS; ratios are bcc-core / libbpf-tools.  BCC itself cannot run on this
-kernel (no headers): its figures come from the 6.1 guest (tests/guest.py).
+kernel (no headers): `--guest` runs this script in the 6.1 guest (tests/guest.py, TCG
+emulation, so every figure there is slower) with BCC's *-bpfcc tools added; ratios there
+are bcc-core / BCC as well.
 """
 import argparse
 import compileall
@@ -27,6 +30,17 @@ TOOLS = {
     "runqslower": ([sys.executable, "-m", "bcc_core.tools.runqslower"],
                    "/usr/sbin/runqslower", "LAT"),
 }
+BCC = {"opensnoop": "/usr/sbin/opensnoop-bpfcc", "runqslower": "/usr/sbin/runqslower-bpfcc"}
+
+
+def _cpu_seconds(pid):
+    """CPU time of a live process in ns resolution (/proc/PID/schedstat; clock ticks of
+    /proc/PID/stat are 10 ms here, too coarse for a C tool's start), threads included."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+            total += int(f.read().split()[0])
+    return total / 1e9
 
 
 def measure(cmd, header):
@@ -39,9 +53,7 @@ def measure(cmd, header):
                 raise SystemExit("%s exited before its header" % cmd)
             if header.encode() in line:
                 break
-        with open("/proc/%d/stat" % p.pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / TICK
+        cpu = _cpu_seconds(p.pid)
         with open("/proc/%d/status" % p.pid) as f:
             hwm = next(int(l.split()[1]) for l in f if l.startswith("VmHWM"))
         return cpu * 1e3, hwm / 1024
@@ -54,28 +66,58 @@ def measure(cmd, header):
             p.wait()
 
 
+def in_guest(runs):
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import guest
+    why = guest.unavailable_reason()
+    if why:
+        raise SystemExit("cannot boot the guest: %s" % why)
+    compileall.compile_dir(os.path.join(ROOT, "bcc_core"), quiet=1)
+    compileall.compile_dir(os.path.join(ROOT, "tools"), quiet=1)
+    r = guest.run("%s bench/tools.py --bcc -n %d" % (sys.executable, runs),
+                  env={"BCC_CORE_CACHE": "/tmp/bcc-core-bench-cache"}, timeout=1500)
+    print(r.output if hasattr(r, "output") else r)
+    return 0 if r.returncode == 0 else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", "--runs", type=int, default=5)
+    ap.add_argument("--guest", action="store_true", help="run in the Debian 6.1 guest")
+    ap.add_argument("--bcc", action="store_true", help="also measure BCC's *-bpfcc tools")
     a = ap.parse_args()
+    if a.guest:
+        return in_guest(a.runs)
     compileall.compile_dir(os.path.join(ROOT, "bcc_core"), quiet=1)
     compileall.compile_dir(os.path.join(ROOT, "tools"), quiet=1)
+    print("kernel %s" % os.uname().release)
     print("%-12s %-14s %10s %12s" % ("tool", "implementation", "CPU ms", "peak RSS MiB"))
+    floor = [measure([sys.executable, "-c", "print('HDR')"], "HDR") for _ in range(a.runs)]
+    print("%-12s %-14s %10.1f %12.1f" % ("(floor)", "python3 start", statistics.median(
+        x[0] for x in floor), statistics.median(x[1] for x in floor)))
     for name, (ours, theirs, header) in TOOLS.items():
         measure(ours, header)   # warm the caches (object spec, CO-RE decisions)
+        impls = [("bcc-core", ours, a.runs),
+                 # C stdio block-buffers a pipe: stdbuf makes the header come at once
+                 ("libbpf-tools", ["stdbuf", "-oL", theirs], a.runs)]
+        if a.bcc:
+            impls.append(("bcc", [BCC[name]], min(a.runs, 2)))
         rows = {}
-        for label, cmd in (("bcc-core", ours), ("libbpf-tools", [theirs])):
-            if label == "libbpf-tools" and not shutil.which(theirs):
+        for label, cmd, n in impls:
+            if label != "bcc-core" and not shutil.which(cmd[-1]):
                 continue
-            r = [measure(cmd, header) for _ in range(a.runs)]
+            r = [measure(cmd, header) for _ in range(n)]
             rows[label] = (statistics.median(x[0] for x in r),
                            statistics.median(x[1] for x in r))
             print("%-12s %-14s %10.1f %12.1f" % (name, label, *rows[label]))
-        if len(rows) == 2:
-            print("%-12s %-14s %9.1fx %11.1fx" % (
-                name, "ratio", rows["bcc-core"][0] / max(rows["libbpf-tools"][0], 0.1),
-                rows["bcc-core"][1] / rows["libbpf-tools"][1]))
+            sys.stdout.flush()
+        for other in ("libbpf-tools", "bcc"):
+            if other in rows:
+                print("%-12s %-14s %9.2fx %11.2fx" % (
+                    name, "vs " + other, rows["bcc-core"][0] / max(rows[other][0], 0.1),
+                    rows["bcc-core"][1] / rows[other][1]))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
