@@ -1349,17 +1349,10 @@ class BPF(object):
 
     # -- perf / ring buffers -----------------------------------------------------------
     def _add_perf_reader(self, reader):
-        self.perf_buffers[id(reader)] = reader
-        if self._perf_epoll is not None:
-            self._perf_epoll.register(reader.fileno(), select.EPOLLIN)
+        self.perf_buffers[id(reader)] = reader      # perf_buffer_poll rebuilds its epoll
 
     def _remove_perf_reader(self, reader):
         self.perf_buffers.pop(id(reader), None)
-        if self._perf_epoll is not None:
-            try:
-                self._perf_epoll.unregister(reader.fileno())
-            except (OSError, ValueError):
-                pass
 
     def perf_buffer_poll(self, timeout=-1):
         """Wait up to ``timeout`` ms (-1: no limit) for records in the perf buffers
@@ -1370,18 +1363,27 @@ class BPF(object):
         if len(readers) == 1:
             readers[0].poll(timeout)
             return
-        if self._perf_epoll is None:
-            self._perf_epoll = select.epoll()
+        # one epoll over every CPU ring of every reader (nested epolls do not report
+        # readiness reliably); rebuilt when buffers are opened or closed
+        key = tuple(id(r) for r in readers)
+        if self._perf_epoll is None or self._perf_epoll[0] != key:
+            if self._perf_epoll is not None:
+                self._perf_epoll[1].close()
+            ep = select.epoll()
+            owner = {}
             for r in readers:
-                self._perf_epoll.register(r.fileno(), select.EPOLLIN)
+                for fd in r.rings:
+                    ep.register(fd, select.EPOLLIN)
+                    owner[fd] = r
+            self._perf_epoll = (key, ep, owner)
+        _, ep, owner = self._perf_epoll
         try:
-            ready = self._perf_epoll.poll(timeout / 1000.0 if timeout >= 0 else -1)
+            ready = ep.poll(timeout / 1000.0 if timeout >= 0 else -1)
         except InterruptedError:
             return
-        fds = {fd for fd, _ in ready}
-        for r in readers:
-            if r.fileno() in fds:
-                r.poll(0)
+        for fd, _ in ready:
+            r = owner[fd]
+            r._drain(r.rings[fd])
 
     def perf_buffer_consume(self):
         """Hand every record waiting in the perf buffers to the callbacks, without
@@ -1465,7 +1467,7 @@ class BPF(object):
             self._remove_perf_reader(r)
             attempt(r.close)
         if self._perf_epoll is not None:
-            attempt(self._perf_epoll.close)
+            attempt(self._perf_epoll[1].close)
             self._perf_epoll = None
         for type_config in list(self.open_perf_events):
             attempt(self.detach_perf_event, *type_config)
