@@ -19,6 +19,7 @@ import collections
 import glob
 import json
 import os
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -149,6 +150,14 @@ def guest_run(request):
             objects[name] = build_bpf(name)
         except Exception as e:      # reported by the guest test that needs it
             errors[name] = "%s: %s" % (type(e).__name__, e)
+    try:   # a BCC tool migrated to bcc-core (examples/migrated), built here once
+        sys.path.insert(0, os.path.join(os.path.dirname(HERE), "examples", "migrated"))
+        from _migrated import bpf_object
+        objects["migrated_syscount"] = bpf_object("syscount")
+    except Exception as e:
+        errors["migrated_syscount"] = "%s: %s" % (type(e).__name__, e)
+    finally:
+        sys.path.pop(0)
     host = {"release": os.uname().release}
     try:
         host["core_offsets"], host["core_values"] = _read_core(objects["guest_core"])
