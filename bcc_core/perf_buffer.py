@@ -19,6 +19,7 @@ PAGE = mmap.PAGESIZE
 _u64 = struct.Struct("<Q")
 _hdr = struct.Struct("<IHH")
 _u32 = struct.Struct("<I")
+_sample = struct.Struct("<IHHI")     # perf_event_header + the sample's u32 size
 
 
 def online_cpus():
@@ -116,16 +117,30 @@ class PerfBuffer(EpollReader):
         size, mask, base = r.size, r.mask, r.data_off
         cb, lcb, cpu = self.callback, self.lost_callback, r.cpu
         n = 0
+        sample = _sample.unpack_from
         while tail < head:
             off = tail & mask
-            if off + 8 <= size:
-                etype, misc, esize = _hdr.unpack_from(mm, base + off)
+            pos = base + off
+            if off + 12 <= size:
+                # fast path: header and sample size contiguous (nearly every record)
+                etype, misc, esize, raw = sample(mm, pos)
+                if esize < 8:
+                    break   # corrupt; resync by skipping everything
+                if etype == PERF_RECORD_SAMPLE and off + esize <= size:
+                    try:
+                        cb(cpu, mm[pos + 12:pos + 12 + raw])
+                    except BaseException:
+                        _u64.pack_into(mm, 1032, tail + esize)
+                        raise
+                    tail += esize
+                    n += 1
+                    continue
             else:
                 etype, misc, esize = _hdr.unpack(self._wrap(mm, base, off, 8, size))
-            if esize < 8:
-                break   # corrupt; resync by skipping everything
+                if esize < 8:
+                    break
             if off + esize <= size:
-                rec = mm[base + off:base + off + esize]
+                rec = mm[pos:pos + esize]
             else:
                 rec = self._wrap(mm, base, off, esize, size)
             if etype == PERF_RECORD_SAMPLE:
@@ -133,8 +148,7 @@ class PerfBuffer(EpollReader):
                 try:
                     cb(cpu, rec[12:12 + raw])
                 except BaseException:
-                    tail += esize
-                    _u64.pack_into(mm, 1032, tail)
+                    _u64.pack_into(mm, 1032, tail + esize)
                     raise
             elif etype == PERF_RECORD_LOST:
                 cnt = _u64.unpack_from(rec, 16)[0]

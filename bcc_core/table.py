@@ -620,9 +620,13 @@ class _EventDecoder(object):
         Decode a perf/ring buffer record (the ``data`` a callback got) as the C struct
         the BPF program submits; see :meth:`bcc_core.bpf.BPF.event_type` for how that
         struct is found."""
-        if self._event_class is None:
-            self._event_class = self.bpf._event_class_for(self)
-        return ct.cast(data, ct.POINTER(self._event_class)).contents
+        ptr = self.__dict__.get("_event_ptr")
+        if ptr is None or self._event_ptr_of is not self._event_class:
+            if self._event_class is None:
+                self._event_class = self.bpf._event_class_for(self)
+            ptr = self._event_ptr = ct.POINTER(self._event_class)
+            self._event_ptr_of = self._event_class
+        return ct.cast(data, ptr).contents
 
     def set_event_type(self, cls):
         """Decode event(data) as ``cls`` (a ctypes type or a struct name in the BTF)."""
@@ -716,7 +720,12 @@ class PerfEventArray(_EventDecoder, TableBase):
             if n > scratch.size:
                 scratch.grow(n)
             memmove(scratch.addr, data, n)
-            _run_callback(callback, cpu, scratch.addr, n)
+            try:
+                callback(cpu, scratch.addr, n)
+            except IOError as e:          # as _run_callback, inlined: per-event path
+                if e.errno != errno.EPIPE:
+                    raise
+                raise SystemExit()
 
         def lost_cb_(cpu, lost):
             _run_callback(lost_cb, lost)
