@@ -201,9 +201,9 @@ class BPF(object):
 
     # how syscall entry points are named on the architectures BCC knows; the first one
     # found in kallsyms for "bpf" wins (see get_syscall_prefix)
-    _syscall_prefixes = [b"sys_", b"__x64_sys_", b"__x32_compat_sys_",
-                         b"__ia32_compat_sys_", b"__arm64_sys_", b"__s390x_sys_",
-                         b"__s390_sys_"]
+    from .syscall_names import PREFIXES as _p
+    _syscall_prefixes = [p.encode() for p in _p]
+    del _p
 
     CLOCK_MONOTONIC = 1         # clockid of linux/time.h
 
@@ -688,8 +688,8 @@ class BPF(object):
     def get_syscall_prefix(self=None):
         """The prefix of this kernel's syscall functions (b"__x64_sys_"...): the first of
         _syscall_prefixes under which kallsyms has the bpf syscall, else b"sys_"."""
-        return next((p for p in BPF._syscall_prefixes if BPF.ksymname(p + b"bpf") != -1),
-                    BPF._syscall_prefixes[0])
+        from .syscall_names import syscall_prefix
+        return syscall_prefix().encode()
 
     def get_syscall_fnname(self, name):
         """The kernel function of syscall ``name`` (b"clone" -> b"__x64_sys_clone")."""

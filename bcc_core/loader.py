@@ -436,11 +436,9 @@ class Object:
 
     def _internal_name(self, sec):
         sfx_len = min(max(7, len(sec)), 15)
-        if "." in sec[1:]:
-            pfx = 0
-        else:
-            pfx = min(15 - sfx_len - 1 + 1, len(self.name))
-            pfx = min(16 - sfx_len - 1, len(self.name))
+        # libbpf's rule: custom .data.*/.rodata.* keep their own name; others get as much
+        # of the object name as fits in front
+        pfx = 0 if "." in sec[1:] else min(16 - sfx_len - 1, len(self.name))
         return (self.name[:pfx] + sec)[:15]
 
     # -- relocation ------------------------------------------------------------------------
@@ -676,14 +674,10 @@ class Object:
                     pieces.append((len(out) // 8, tsec, target.insn_off, target.insn_cnt))
                     out += sections[tsec][target.insn_off * 8:
                                           (target.insn_off + target.insn_cnt) * 8]
-                new_imm = placed[key] + (tidx - target.insn_off) - (pos + 1)
                 if is_faddr:
                     _set_src(out, pos, PSEUDO_FUNC)
-                    new_imm = placed[key] + (tidx - target.insn_off) - pos - 1
-                    new_imm = placed[key] + (tidx - target.insn_off) - (pos + 1) + 1
-                    # PSEUDO_FUNC imm is relative to the next instruction like calls
-                    new_imm = placed[key] + (tidx - target.insn_off) - (pos + 1)
-                _set_imm(out, pos, new_imm)
+                # calls and PSEUDO_FUNC loads are both relative to the next instruction
+                _set_imm(out, pos, placed[key] + (tidx - target.insn_off) - (pos + 1))
                 j += 2 if code == BPF_LD_IMM64 else 1
         prog.insns = bytes(out)
         prog._pieces = pieces
