@@ -4,18 +4,23 @@ Wire into bcc_core.cli with ``from bcc_core.compat.cli import add_subcommands;
 add_subcommands(sub)``; each subcommand sets ``fn`` to a callable taking the parsed args
 and returning an exit status.
 """
+import os
 import sys
+
+
+def _write(text, output):
+    """Write to the -o file, or stdout for none / '-'."""
+    if output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        with open(output, "w") as f:
+            f.write(text)
+    return 0
 
 
 def cmd_vmlinux(args):
     from . import vmlinux
-    text = vmlinux.generate(path=args.btf)
-    if args.output in (None, "-"):
-        sys.stdout.write(text)
-    else:
-        with open(args.output, "w") as f:
-            f.write(text)
-    return 0
+    return _write(vmlinux.generate(path=args.btf), args.output)
 
 
 def cmd_build(args):
@@ -33,15 +38,9 @@ def cmd_translate(args):
     from . import build
     with open(args.src) as f:
         text = f.read()
-    import os
     core = build.translate_text(text, args.src, args.cflags or (), args.btf,
                                 os.path.dirname(os.path.abspath(args.src)))
-    if args.output in (None, "-"):
-        sys.stdout.write(core)
-    else:
-        with open(args.output, "w") as f:
-            f.write(core)
-    return 0
+    return _write(core, args.output)
 
 
 def add_subcommands(subparsers):

@@ -102,42 +102,27 @@ static __always_inline int handle_switch(void *ctx, struct task_struct *prev,
 	return 0;
 }
 
-SEC("?tp_btf/sched_wakeup")
-int BPF_PROG(tp_btf_sched_wakeup, struct task_struct *p)
-{
-	return trace_enqueue(p);
+/* the same three handlers twice: as tp_btf (BTF-typed arguments) and as raw_tp
+ * (for kernels without BTF-enabled raw tracepoints); the front end loads one set */
+#define RUNQSLOWER_PROGS(kind)							\
+SEC("?" #kind "/sched_wakeup")							\
+int BPF_PROG(kind##_sched_wakeup, struct task_struct *p)			\
+{										\
+	return trace_enqueue(p);						\
+}										\
+SEC("?" #kind "/sched_wakeup_new")						\
+int BPF_PROG(kind##_sched_wakeup_new, struct task_struct *p)			\
+{										\
+	return trace_enqueue(p);						\
+}										\
+SEC("?" #kind "/sched_switch")							\
+int BPF_PROG(kind##_sched_switch, bool preempt, struct task_struct *prev,	\
+	     struct task_struct *next)						\
+{										\
+	return handle_switch(ctx, prev, next);					\
 }
 
-SEC("?tp_btf/sched_wakeup_new")
-int BPF_PROG(tp_btf_sched_wakeup_new, struct task_struct *p)
-{
-	return trace_enqueue(p);
-}
-
-SEC("?tp_btf/sched_switch")
-int BPF_PROG(tp_btf_sched_switch, bool preempt, struct task_struct *prev,
-	     struct task_struct *next)
-{
-	return handle_switch(ctx, prev, next);
-}
-
-SEC("?raw_tp/sched_wakeup")
-int BPF_PROG(raw_tp_sched_wakeup, struct task_struct *p)
-{
-	return trace_enqueue(p);
-}
-
-SEC("?raw_tp/sched_wakeup_new")
-int BPF_PROG(raw_tp_sched_wakeup_new, struct task_struct *p)
-{
-	return trace_enqueue(p);
-}
-
-SEC("?raw_tp/sched_switch")
-int BPF_PROG(raw_tp_sched_switch, bool preempt, struct task_struct *prev,
-	     struct task_struct *next)
-{
-	return handle_switch(ctx, prev, next);
-}
+RUNQSLOWER_PROGS(tp_btf)
+RUNQSLOWER_PROGS(raw_tp)
 
 char LICENSE[] SEC("license") = "GPL";
