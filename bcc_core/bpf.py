@@ -752,14 +752,16 @@ class BPF(object):
             if len(failed) == len(funcs):
                 raise self._not_traceable(kind, fn_name, b"/".join(failed))
             return None
+        ev_name = self._kprobe_event_name(b"r" if retprobe else b"p", event)
+        if fn_name in self.kprobe_fds.get(ev_name, ()):
+            return self         # already attached there: once is what the user meant
         self._check_probe_quota(1)
         fn = self.load_func(fn_name, BPF.KPROBE)
         try:
             lk = _probe.attach_kprobe(prog, _str(event), event_off, retprobe=retprobe)
         except (AttachError, OSError) as e:
             raise self._not_traceable(kind, fn_name, event, e) from e
-        self._add_kprobe_fd(self._kprobe_event_name(b"r" if retprobe else b"p", event),
-                            fn.name, lk)
+        self._add_kprobe_fd(ev_name, fn.name, lk)
         return self
 
     def attach_kprobe(self, event=b"", event_off=0, fn_name=b"", event_re=b""):
@@ -1159,6 +1161,8 @@ class BPF(object):
         for name, prog in self._obj.programs.items():
             if prog.fd < 0 and name not in self._deferred:
                 continue        # not loaded on purpose (autoload off, SEC("?..."))
+            if name.startswith("syscall__"):
+                continue        # BCC's scripts attach these themselves (execsnoop...)
             sd = prog.spec.sec_def
             kind = sd.attach_kind if sd is not None else None
             tgt = prog.spec.attach_target

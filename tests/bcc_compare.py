@@ -269,6 +269,14 @@ class Comparison:
         return "\n".join(lines)
 
 
+class HeaderTimeout(RuntimeError):
+    """A tool did not print its header in time (``exited``: those that had exited)."""
+
+    def __init__(self, msg, exited=()):
+        super().__init__(msg)
+        self.exited = list(exited)
+
+
 def compare(tools, parser="opensnoop", workload_argv=None, header_timeout=400, settle=3.0,
             env=None, optional=()):
     """Run ``tools`` ({name: argv}) side by side over the workload; return a
@@ -289,14 +297,15 @@ def compare(tools, parser="opensnoop", workload_argv=None, header_timeout=400, s
             if t.header_at is None and t.name in optional:
                 t.stop()
         if late:
+            exited = [t.name for t in late if t.proc.poll() is not None]
             for t in running:
                 t.stop()
-            raise RuntimeError("no header line from %s within %d s:\n%s" % (
+            raise HeaderTimeout("no header line from %s within %d s:\n%s" % (
                 ", ".join(t.name for t in late), header_timeout, "\n".join(
                     "--- %s (%s, exit %s) ---\n%s" % (t.name, " ".join(t.argv),
                                                       t.proc.returncode,
                                                       "\n".join(t.lines[-30:]))
-                    for t in late)))
+                    for t in late)), exited)
         fd, out = tempfile.mkstemp(prefix="bcc-compare-", suffix=".json", dir="/tmp")
         os.close(fd)
         wl = list(workload_argv or [sys.executable, os.path.abspath(__file__), "workload"])

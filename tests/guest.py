@@ -114,13 +114,36 @@ class GuestResult:
         return "\n".join(out)
 
 
+def kernel_release(kernel):
+    """The release of a /boot/vmlinuz-<release> image."""
+    return os.path.basename(kernel).split("-", 1)[1]
+
+
+def headers_tar(release, workdir):
+    """Pack the guest kernel's headers (what BCC compiles against) into ``workdir`` so
+    the guest can unpack them into memory: the guest's root is 9p without a page cache,
+    and BCC reads thousands of header files at every start (a third of its start-up
+    there).  Returns (tar path, [header directories]) or (None, []) without headers."""
+    build = os.path.realpath("/lib/modules/%s/build" % release)
+    if not os.path.isdir(build):
+        return None, []
+    dirs = [build]
+    common = re.sub(r"-[^-]+$", "-common", build)      # Debian's arch-independent half
+    if common != build and os.path.isdir(common):
+        dirs.append(common)
+    path = os.path.join(workdir, "headers.tar")
+    subprocess.run(["tar", "-C", os.path.dirname(build), "-cf", path] +
+                   [os.path.basename(d) for d in dirs], check=True)
+    return path, dirs
+
+
 def make_workdir(prefix="bcc-core-guest-"):
     """A fresh directory in /tmp, writable by the guest."""
     return tempfile.mkdtemp(prefix=prefix, dir="/tmp")
 
 
-def run(script, workdir=None, timeout=DEFAULT_TIMEOUT, cpus=2, memory="2G", kernel=None,
-        env=None, verbose=False):
+def run(script, workdir=None, timeout=DEFAULT_TIMEOUT, cpus=2, memory="4G", kernel=None,
+        env=None, verbose=False, bcc_headers=True):
     """Boot the guest once and run ``script`` (sh text) in it, as root, from the repo.
 
     ``env`` is exported in the guest (the host's environment does not reach it).  The
@@ -149,8 +172,20 @@ def run(script, workdir=None, timeout=DEFAULT_TIMEOUT, cpus=2, memory="2G", kern
         "mountpoint -q /sys/kernel/debug || mount -t debugfs nodev /sys/kernel/debug 2>/dev/null",
         "mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null",
         "mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null",
+    ]
+    stamp = "echo \"[guest $(cut -d' ' -f1 /proc/uptime) s] %s\""
+    pre = [stamp % "booted"]
+    tar, hdirs = headers_tar(kernel_release(kernel), workdir) if bcc_headers else (None, [])
+    if tar:     # BCC's kernel headers in guest memory (bind-mounted over the 9p copies)
+        pre += ["mkdir -p /run/bcc-headers && mount -t tmpfs tmpfs /run/bcc-headers && "
+                "tar -C /run/bcc-headers -xf %s && %s" % (shlex.quote(tar), " && ".join(
+                    "mount --bind /run/bcc-headers/%s %s" % (
+                        shlex.quote(os.path.basename(d)), shlex.quote(d)) for d in hdirs)),
+                "rm -f %s" % shlex.quote(tar), stamp % "kernel headers in memory"]
+    lines += [
         "cd %s" % shlex.quote(REPO),
-        "( %s ) > %s 2>&1 < /dev/null" % ("\n" + script + "\n", shlex.quote(out_path)),
+        "( %s ) > %s 2>&1 < /dev/null" % ("\n".join([""] + pre + [script, ""]),
+                                           shlex.quote(out_path)),
         "echo $? > %s" % shlex.quote(status_path + ".tmp"),
         "mv %s %s" % (shlex.quote(status_path + ".tmp"), shlex.quote(status_path)),
         "sync",
@@ -180,6 +215,8 @@ def run(script, workdir=None, timeout=DEFAULT_TIMEOUT, cpus=2, memory="2G", kern
             pass
         console, _ = p.communicate()
     seconds = time.monotonic() - t0
+    if tar and os.path.exists(tar):
+        os.unlink(tar)
     console = console.decode("utf-8", "replace")
     try:
         with open(status_path) as f:
@@ -194,18 +231,24 @@ def run(script, workdir=None, timeout=DEFAULT_TIMEOUT, cpus=2, memory="2G", kern
     return GuestResult(rc, output, console, seconds, workdir, timed_out)
 
 
-def pytest_script(args=(), junit=None, python=None):
-    """The guest-side command for running tests/guest_tests with this interpreter."""
+def pytest_script(args=(), junit=None, python=None, budget=None):
+    """The guest-side command for running tests/guest_tests with this interpreter;
+    ``budget``: seconds since the guest's boot by which the session must be done (see
+    tests/guest_tests/guestlib.py)."""
     python = python or sys.executable
     # --capture=sys: fd capture keeps an unlinked temp file, which the guest's shared
-    # /tmp (9p) cannot truncate; hypothesis and benchmark plugins only slow start-up
+    # /tmp (9p) cannot truncate; hypothesis and benchmark plugins only slow start-up;
+    # guestlib is the session's plugin (test order, timing lines, the time budget)
     cmd = [python, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
-           "-p", "no:benchmark", "--capture=sys", "-rA", "-v",
-           "-o", "console_output_style=classic"]
+           "-p", "no:benchmark", "-p", "guestlib", "--capture=sys", "-rA", "-v",
+           "-o", "console_output_style=classic", "-o", "faulthandler_timeout=300"]
     if junit:
         cmd += ["--junitxml", junit]
     cmd += list(args) or [os.path.join(HERE, "guest_tests")]
-    return " ".join(shlex.quote(c) for c in cmd)
+    env = "PYTHONPATH=%s " % shlex.quote(os.path.join(HERE, "guest_tests"))
+    if budget:
+        env += "BCC_CORE_GUEST_BUDGET=%d " % budget
+    return env + " ".join(shlex.quote(c) for c in cmd)
 
 
 def main(argv=None):

@@ -1,8 +1,18 @@
 """Shared by the tests that run inside the guest (tests/guest_tests): detect the guest,
 read the manifest tests/test_guest.py wrote before booting (host-built BPF objects and
-host-side CO-RE results), and write results back to the shared directory in /tmp."""
+host-side CO-RE results), and write results back to the shared directory in /tmp.
+
+It is also the guest session's pytest plugin (``-p guestlib``): it orders the cheap tests
+before the ones that start BCC (which compiles C for tens of seconds under emulation),
+prints each test's start and duration against the guest's clock, and keeps the session
+inside its time budget ($BCC_CORE_GUEST_BUDGET seconds since the guest booted, set by the
+host so that the guest always finishes and reports): a test that cannot start within
+the budget is skipped saying so, and one that is still running when the budget ends is
+interrupted with its traceback."""
 import json
 import os
+import signal
+import sys
 
 import pytest
 
@@ -83,3 +93,78 @@ def open_paths():
                 os.close(fd)
         return got
     return run
+
+
+# -- time budget and the session plugin ----------------------------------------------------
+
+BUDGET = float(os.environ.get("BCC_CORE_GUEST_BUDGET", "0") or 0)   # 0: no budget
+RESERVE = 20.0          # seconds kept for stopping tools and writing results
+
+
+def uptime():
+    """Seconds since the guest booted (the budget's clock)."""
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
+
+
+def remaining():
+    """Seconds left in the budget (a large number when there is none)."""
+    return BUDGET - uptime() if BUDGET else 1e9
+
+
+def wait_budget(wanted):
+    """How long a test may wait for a slow start (BCC compiling): ``wanted`` seconds, or
+    less when the budget says so."""
+    return max(0.0, min(wanted, remaining() - RESERVE))
+
+
+def skip_for_budget(what, waited):
+    """Skip (not fail) when ``what`` did not finish because the session ran out of time:
+    the emulated guest is slower on this machine than the budget allows."""
+    pytest.skip("guest time budget: %s did not finish within %.0f s (%.0f s since boot, "
+                "budget %.0f s): the emulated guest is too slow here for this test"
+                % (what, waited, uptime(), BUDGET))
+
+
+class BudgetExceeded(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise BudgetExceeded("the guest session's time budget (%.0f s since boot) ran out "
+                         "during this test" % BUDGET)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Cheap tests first; modules that start BCC (``GUEST_COST = "bcc"``) last."""
+    items.sort(key=lambda it: getattr(it.module, "GUEST_COST", "") == "bcc")
+
+
+def pytest_runtest_setup(item):
+    if BUDGET and in_guest():
+        left = remaining()
+        if left < RESERVE + 5:
+            pytest.skip("guest time budget: %.0f s since boot, budget %.0f s: no time "
+                        "left for this test" % (uptime(), BUDGET))
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(max(1, int(left - RESERVE / 2)))
+
+
+def pytest_runtest_teardown(item):
+    signal.alarm(0)
+
+
+def pytest_runtest_logstart(nodeid, location):
+    if in_guest():
+        _say("[guest %6.1f s] start %s" % (uptime(), nodeid))
+
+
+def pytest_runtest_logreport(report):
+    if in_guest() and (report.when == "call" or report.outcome != "passed"):
+        _say("[guest %6.1f s] %s %s: %s in %.1f s" % (
+            uptime(), report.nodeid, report.when, report.outcome, report.duration))
+
+
+def _say(text):
+    sys.__stdout__.write("\n" + text + "\n")
+    sys.__stdout__.flush()
