@@ -33,7 +33,6 @@ import ctypes as ct
 import errno
 import fcntl
 import os
-import platform
 import re
 import select
 import sys
@@ -41,7 +40,6 @@ import sys
 from . import features as _features
 from . import link as _link
 from . import map as _map
-from . import probe as _probe
 from .errors import AttachError, BccCoreError, NotSupportedError
 from .table import PerfEventArray, Table
 from .utils import ArgString, _assert_is_bytes, _str, get_online_cpus, kernel_symbols
@@ -758,6 +756,7 @@ class BPF(object):
         self._check_probe_quota(1)
         fn = self.load_func(fn_name, BPF.KPROBE)
         try:
+            from . import probe as _probe
             lk = _probe.attach_kprobe(prog, _str(event), event_off, retprobe=retprobe)
         except (AttachError, OSError) as e:
             raise self._not_traceable(kind, fn_name, event, e) from e
@@ -881,7 +880,7 @@ class BPF(object):
 
     @staticmethod
     def support_kfunc():
-        if platform.machine() != 'x86_64':
+        if os.uname().machine != 'x86_64':
             return False
         return bool(_features.trampolines()[0])
 
@@ -1106,6 +1105,7 @@ class BPF(object):
         self.load_func(fn_name, BPF.KPROBE)
         key = self._get_uprobe_evname(b"r" if retprobe else b"p", path, addr, pid)
         try:
+            from . import probe as _probe
             lk = _probe.attach_uprobe(prog, _str(path), addr, retprobe=retprobe, pid=pid)
         except (AttachError, OSError) as e:
             raise Exception("Failed to attach BPF to %s: %s"
@@ -1360,7 +1360,15 @@ class BPF(object):
 
     def perf_buffer_poll(self, timeout=-1):
         """Wait up to ``timeout`` ms (-1: no limit) for records in the perf buffers
-        opened with open_perf_buffer and hand each one to its table's callback."""
+        opened with open_perf_buffer and hand each one to its table's callback.
+        A callback failing with EPIPE (output piped to ``head``...) ends the program
+        quietly, as in BCC."""
+        try:
+            self._perf_buffer_poll(timeout)
+        except BrokenPipeError:
+            raise SystemExit()
+
+    def _perf_buffer_poll(self, timeout):
         readers = list(self.perf_buffers.values())
         if not readers:
             return
@@ -1392,8 +1400,11 @@ class BPF(object):
     def perf_buffer_consume(self):
         """Hand every record waiting in the perf buffers to the callbacks, without
         waiting for more."""
-        for r in list(self.perf_buffers.values()):
-            r.consume()
+        try:
+            for r in list(self.perf_buffers.values()):
+                r.consume()
+        except BrokenPipeError:
+            raise SystemExit()
 
     def kprobe_poll(self, timeout=-1):
         """Old name of perf_buffer_poll, kept for old tools."""
@@ -1402,7 +1413,7 @@ class BPF(object):
     def _open_ring_buffer(self, map, fn, ctx=None):
         from .ringbuf import RingBuffer
         if not self._ringbuf_manager:
-            self._ringbuf_manager = RingBuffer()
+            self._ringbuf_manager = RingBuffer(addresses=True)
         try:
             self._ringbuf_manager.add(map, fn)
         except OSError as e:
@@ -1413,14 +1424,20 @@ class BPF(object):
         opened with open_ring_buffer and hand each one to its table's callback."""
         if not self._ringbuf_manager:
             raise Exception("No ring buffers to poll")
-        self._ringbuf_manager.poll(timeout)
+        try:
+            self._ringbuf_manager.poll(timeout)
+        except BrokenPipeError:
+            raise SystemExit()
 
     def ring_buffer_consume(self):
         """Hand every record waiting in the ring buffers to the callbacks, without
         waiting for more."""
         if not self._ringbuf_manager:
             raise Exception("No ring buffers to poll")
-        self._ringbuf_manager.consume()
+        try:
+            self._ringbuf_manager.consume()
+        except BrokenPipeError:
+            raise SystemExit()
 
     def free_bcc_memory(self):
         return 0

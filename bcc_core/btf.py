@@ -452,10 +452,48 @@ def content_key(data):
 _file_keys = {}
 
 
+def pickler():
+    """The pickle module for the on-disk caches: the C one, without importing pickle.py
+    (use protocol -1 for the highest)."""
+    try:
+        import _pickle as p
+    except ImportError:
+        import pickle as p
+    return p
+
+
+def kernel_build_id(notes="/sys/kernel/notes"):
+    """The running kernel's GNU build ID (hex), from its ELF notes; None without one."""
+    try:
+        with open(notes, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    off = 0
+    while off + 12 <= len(data):
+        namesz, descsz, typ = struct.unpack_from("<III", data, off)
+        desc = off + 12 + ((namesz + 3) & ~3)
+        if typ == 3 and data[off + 12:off + 12 + namesz] == b"GNU\0" and descsz:
+            return data[desc:desc + descsz].hex()
+        off = desc + ((descsz + 3) & ~3)
+    return None
+
+
 def file_key(path):
     """Content hash of a (BTF) file, read in chunks: identifies a kernel's BTF for the
-    caches without holding the whole file in memory.  Memoized per process."""
+    caches without holding the whole file in memory.  Memoized per process.
+
+    The running kernel's BTF is identified by the kernel's build ID (a hash of the
+    whole vmlinux, .BTF included) and the BTF's size instead: no 5 MB read and hash at
+    every start."""
     k = _file_keys.get(path)
+    if k is None and path == VMLINUX:
+        bid = kernel_build_id()
+        if bid:
+            try:
+                k = _file_keys[path] = "kb%s-%d" % (bid, os.stat(path).st_size)
+            except OSError:
+                pass
     if k is None:
         try:
             from _blake2 import blake2b

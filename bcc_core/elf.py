@@ -566,7 +566,7 @@ class _Parser:
 def load_spec(path=None, data=None, cache=True):
     """ObjectSpec for a file (or bytes), from the on-disk cache when the same content was
     parsed before.  The cache is keyed by the content hash and bcc-core's spec version."""
-    import pickle
+    pickle = _btf.pickler()
     if data is None:
         try:
             with open(path, "rb") as f:
@@ -596,7 +596,7 @@ def load_spec(path=None, data=None, cache=True):
         os.makedirs(_btf.cache_dir(), exist_ok=True)
         tmp = cpath + ".%d" % os.getpid()
         with open(tmp, "wb") as f:
-            pickle.dump(spec, f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(spec, f, protocol=-1)
         os.replace(tmp, cpath)
     except OSError:
         pass

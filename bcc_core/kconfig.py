@@ -1,6 +1,5 @@
 """Values for ``extern ... __kconfig`` variables: LINUX_KERNEL_VERSION, LINUX_HAS_* and
 CONFIG_* from /proc/config.gz or /boot/config-$(uname -r), encoded as libbpf does."""
-import gzip
 import os
 import re
 import struct
@@ -41,6 +40,7 @@ def read_config(path=None):
     for p in paths:
         try:
             if p.endswith(".gz"):
+                import gzip
                 with gzip.open(p, "rt", errors="replace") as f:
                     text = f.read()
             else:

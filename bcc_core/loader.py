@@ -1,14 +1,12 @@
 """Load a BPF object: create maps, fill global data, resolve externs, apply CO-RE and
 instruction relocations, link subprograms and load programs.  The result, an
 :class:`Object`, owns every fd it created and releases them on close()."""
-import copy
 import os
 import struct
 
 from . import _sys
 from . import btf as _btf
 from . import elf as _elf
-from . import kconfig as _kconfig
 from . import map as _map
 from . import prog as _prog
 from .errors import (BccCoreError, BTFError, ConfigError, ELFError, ExternError, LoadError,
@@ -275,17 +273,21 @@ class Object:
         b = self.btf
         blob = bytearray(b.data)
         int_id = None
+        head = struct.Struct("<II").unpack_from     # info, size/type of a type record
+        raw, type_offs, start = b.data, b._offs, b.start_id
         for tid in range(1, b.nr_types):
-            t = b.type(tid)
-            pos = b._offs[tid - b.start_id]
-            if t.kind == _btf.KIND_INT and t.size == 4 and int_id is None:
+            pos = type_offs[tid - start]
+            info, size = head(raw, pos + 4)
+            kind = (info >> 24) & 0x1f      # only DATASECs need decoding
+            if kind == _btf.KIND_INT and size == 4 and int_id is None:
                 int_id = tid
-            if t.kind == _btf.KIND_FUNC and t.linkage == _btf.FUNC_EXTERN:
+            if kind == _btf.KIND_FUNC and info & 0xffff == _btf.FUNC_EXTERN:
                 # kernels reject extern linkage in program BTF; libbpf makes it global
                 info = (_btf.KIND_FUNC << 24) | _btf.FUNC_GLOBAL
                 struct.pack_into("<I", blob, pos + 4, info)
-            if t.kind != _btf.KIND_DATASEC:
+            if kind != _btf.KIND_DATASEC:
                 continue
+            t = b.type(tid)
             if t.name == ".ksyms":
                 info = (_btf.KIND_STRUCT << 24) | t.vlen
                 struct.pack_into("<III", blob, pos, 0, info, 4 * t.vlen)
@@ -335,6 +337,7 @@ class Object:
         self._kconfig_data = None
         kc = self._data_specs.get(".kconfig")
         if kc is not None:
+            from . import kconfig as _kconfig     # only objects with __kconfig externs
             self._kconfig_data = _kconfig.fill(self.spec, self.btf, self.kconfig_overrides)
         if self.btf is not None:
             try:
@@ -474,7 +477,7 @@ class Object:
         """CO-RE decisions for this object against the target BTF.  They depend only on
         the object and the target BTF, so they are cached on disk under both hashes: a
         warm start neither parses the kernel's BTF nor runs the engine."""
-        import pickle
+        pickle = _btf.pickler()
         cpath = None
         if self.spec.key:
             st = os.stat(_RELO_PY)   # an edited engine invalidates its decisions
@@ -492,15 +495,15 @@ class Object:
         if cpath:
             slim = []
             for d in decisions:
-                c = copy.copy(d)
+                c = _copy(d)
                 c.target_btf = None
                 slim.append(c)
-            _write_cache(cpath, pickle.dumps(slim, protocol=pickle.HIGHEST_PROTOCOL))
+            _write_cache(cpath, pickle.dumps(slim, protocol=-1))
         return decisions
 
     def _kernel_find(self, name, kind):
         """kernel_btf().find_one(name, kind), cached on disk per kernel BTF."""
-        import pickle
+        pickle = _btf.pickler()
         key = self._kernel_key()
         cache = _kfind_cache.get(key)
         cpath = os.path.join(_btf.cache_dir(), "kfind-%s.pickle" % key)
@@ -513,7 +516,7 @@ class Object:
             _kfind_cache[key] = cache
         if (name, kind) not in cache:
             cache[(name, kind)] = self._target_btf().find_one(name, kind)
-            _write_cache(cpath, pickle.dumps(cache, protocol=pickle.HIGHEST_PROTOCOL))
+            _write_cache(cpath, pickle.dumps(cache, protocol=-1))
         return cache[(name, kind)]
 
     def poison_reason(self, prog, idx):
@@ -785,8 +788,18 @@ def _write_cache(path, blob):
         pass
 
 
+def _copy(obj):
+    """A shallow copy (copy.copy without importing copy at start-up)."""
+    if hasattr(obj, "__dict__"):
+        c = object.__new__(type(obj))
+        c.__dict__.update(obj.__dict__)
+        return c
+    import copy
+    return copy.copy(obj)
+
+
 def _clone(ms, **kw):
-    c = copy.copy(ms)
+    c = _copy(ms)
     for k, v in kw.items():
         setattr(c, k, v)
     return c

@@ -36,7 +36,7 @@ def online_cpus():
 
 
 class _CpuRing:
-    __slots__ = ("cpu", "fd", "mm", "size", "mask", "data_off")
+    __slots__ = ("cpu", "fd", "mm", "size", "mask", "data_off", "view", "addr")
 
     def __init__(self, cpu, page_cnt):
         a = _sys.new_perf_attr()
@@ -57,12 +57,20 @@ class _CpuRing:
             raise
         self.mask = self.size - 1
         self.data_off = PAGE
+        self.view = None
+        self.addr = 0
+
+    def map_address(self):
+        """The mapping's address, for callbacks that take a pointer into the ring."""
+        self.addr, self.view = _sys.buffer_address(self.mm)
 
     def close(self):
         try:
             fcntl.ioctl(self.fd, PERF_EVENT_IOC_DISABLE, 0)
         except OSError:
             pass
+        _sys.release_buffer(self.view)      # the export that pins the mapping
+        self.view = None
         try:
             self.mm.close()
         except (BufferError, ValueError):
@@ -75,9 +83,14 @@ class PerfBuffer(EpollReader):
 
     ``callback(cpu, data)`` gets each sample's raw bytes; ``lost_callback(cpu, count)``
     each lost-samples record.  ``page_cnt`` (a power of two) pages per CPU, like BCC.
+
+    With ``addresses=True`` the callback is ``callback(cpu, addr, size)`` instead, as
+    libbpf's and BCC's: ``addr`` points at the sample in the ring itself (no copy) and
+    is valid only until the callback returns.
     """
 
-    def __init__(self, perf_map, callback, lost_callback=None, page_cnt=64):
+    def __init__(self, perf_map, callback, lost_callback=None, page_cnt=64,
+                 addresses=False):
         if page_cnt <= 0 or page_cnt & (page_cnt - 1):
             raise ValueError("page_cnt must be a power of two, got %d" % page_cnt)
         EpollReader.__init__(self)
@@ -85,12 +98,16 @@ class PerfBuffer(EpollReader):
         self.callback = callback
         self.lost_callback = lost_callback
         self.lost = 0
+        self.addresses = addresses
+        self._scratch = None
         try:
             for cpu in online_cpus():
                 if cpu >= perf_map.max_entries:
                     continue
                 r = _CpuRing(cpu, page_cnt)
                 self._watch(r.fd, r)
+                if addresses:
+                    r.map_address()
                 perf_map.update(cpu, r.fd.to_bytes(4, "little"))
                 fcntl.ioctl(r.fd, PERF_EVENT_IOC_ENABLE, 0)
         except BaseException:
@@ -99,14 +116,30 @@ class PerfBuffer(EpollReader):
 
     def read_batch(self, max_records=None):
         """All pending samples as a list of (cpu, bytes), bypassing the callback."""
+        import ctypes
         out = []
         saved = self.callback
-        self.callback = lambda cpu, data: out.append((cpu, data))
+        if self.addresses:
+            self.callback = lambda cpu, addr, n: out.append((cpu, ctypes.string_at(addr, n)))
+        else:
+            self.callback = lambda cpu, data: out.append((cpu, data))
         try:
             self.consume()
         finally:
             self.callback = saved
         return out
+
+    def _deliver(self, cpu, data):
+        """A sample that wrapped around the ring's end, as bytes: copied to a scratch
+        buffer first when the callback takes addresses."""
+        if not self.addresses:
+            return self.callback(cpu, data)
+        import ctypes
+        n = len(data)
+        if self._scratch is None or len(self._scratch) < n:
+            self._scratch = ctypes.create_string_buffer(max(n, 256))
+        ctypes.memmove(self._scratch, data, n)
+        return self.callback(cpu, ctypes.addressof(self._scratch), n)
 
     def _drain(self, r):
         mm = r.mm
@@ -116,6 +149,8 @@ class PerfBuffer(EpollReader):
             return 0
         size, mask, base = r.size, r.mask, r.data_off
         cb, lcb, cpu = self.callback, self.lost_callback, r.cpu
+        addr = r.addr + 12          # + pos: a sample's data, in address mode
+        by_addr = self.addresses
         n = 0
         sample = _sample.unpack_from
         while tail < head:
@@ -128,7 +163,10 @@ class PerfBuffer(EpollReader):
                     break   # corrupt; resync by skipping everything
                 if etype == PERF_RECORD_SAMPLE and off + esize <= size:
                     try:
-                        cb(cpu, mm[pos + 12:pos + 12 + raw])
+                        if by_addr:
+                            cb(cpu, addr + pos, raw)
+                        else:
+                            cb(cpu, mm[pos + 12:pos + 12 + raw])
                     except BaseException:
                         _u64.pack_into(mm, 1032, tail + esize)
                         raise
@@ -146,7 +184,7 @@ class PerfBuffer(EpollReader):
             if etype == PERF_RECORD_SAMPLE:
                 raw = _u32.unpack_from(rec, 8)[0]
                 try:
-                    cb(cpu, rec[12:12 + raw])
+                    self._deliver(cpu, rec[12:12 + raw])
                 except BaseException:
                     _u64.pack_into(mm, 1032, tail + esize)
                     raise

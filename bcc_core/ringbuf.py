@@ -2,6 +2,7 @@
 import mmap
 import struct
 
+from . import _sys
 from ._reader import EpollReader
 
 PAGE = mmap.PAGESIZE
@@ -15,7 +16,16 @@ _u32 = struct.Struct("<I")
 
 class RingBuffer(EpollReader):
     """Consumes one or more ring buffer maps; ``add(map, callback)`` per map.
-    ``callback(data)`` gets each record's bytes; a non-zero int return stops the poll."""
+    ``callback(data)`` gets each record's bytes; a non-zero int return stops the poll.
+
+    With ``addresses=True`` the callback is ``callback(addr, size)``, as libbpf's:
+    ``addr`` points at the record in the ring (valid until the callback returns), and
+    a negative int return stops the poll (anything else, None included, goes on)."""
+
+    def __init__(self, addresses=False):
+        EpollReader.__init__(self)
+        self.addresses = addresses
+        self._views = []
 
     def add(self, ring_map, callback):
         size = ring_map.max_entries
@@ -27,11 +37,17 @@ class RingBuffer(EpollReader):
         except BaseException:
             cons.close()
             raise
-        self._watch(ring_map.fd, (ring_map, callback, cons, prod, size - 1))
+        addr = 0
+        if self.addresses:
+            addr, pin = _sys.buffer_address(prod)
+            self._views.append(pin)
+        self._watch(ring_map.fd, (ring_map, callback, cons, prod, size - 1, addr))
         return self
 
     def _drain(self, ring):
-        _, cb, cons, prod, mask = ring
+        if self.addresses:
+            return self._drain_addr(ring)
+        _, cb, cons, prod, mask, _ = ring
         cpos = _u64.unpack_from(cons, 0)[0]
         n = 0
         while True:
@@ -59,11 +75,53 @@ class RingBuffer(EpollReader):
                     _u64.pack_into(cons, 0, cpos)
         return n
 
+    @staticmethod
+    def _drain_addr(ring):
+        _, cb, cons, prod, mask, addr = ring
+        cpos = _u64.unpack_from(cons, 0)[0]
+        n = 0
+        u32 = _u32.unpack_from
+        while True:
+            ppos = _u64.unpack_from(prod, 0)[0]
+            if cpos >= ppos:
+                break
+            while cpos < ppos:
+                off = (cpos & mask) + PAGE
+                hdr = u32(prod, off)[0]
+                if hdr & BUSY:
+                    _u64.pack_into(cons, 0, cpos)
+                    return n
+                length = hdr & ~(BUSY | DISCARD)
+                cpos += (length + HDR + 7) & ~7
+                if not hdr & DISCARD:
+                    n += 1
+                    try:
+                        ret = cb(addr + off + HDR, length)
+                    except BaseException:
+                        _u64.pack_into(cons, 0, cpos)
+                        raise
+                    if ret is not None and _negative(ret):
+                        _u64.pack_into(cons, 0, cpos)
+                        return n
+            # released only after the callbacks: the records stay put while in use
+            _u64.pack_into(cons, 0, cpos)
+        return n
+
     def close(self):
-        for _, _, cons, prod, _ in self.rings.values():
+        for pin in self._views:     # the exports that pin the mappings
+            _sys.release_buffer(pin)
+        self._views = []
+        for _, _, cons, prod, _, _ in self.rings.values():
             for m in (cons, prod):
                 try:
                     m.close()
                 except (BufferError, ValueError):
                     pass
         self._close_epoll()
+
+
+def _negative(ret):
+    try:
+        return int(ret) < 0
+    except (TypeError, ValueError):
+        return False

@@ -11,7 +11,7 @@ import errno
 import math
 import os
 from collections.abc import MutableMapping
-from functools import reduce
+from functools import partial, reduce
 from time import strftime
 
 from . import map as _map
@@ -612,7 +612,7 @@ def _run_callback(fn, *args):
 class _EventDecoder(object):
     """event(data) support shared by PerfEventArray and RingBuf: the C struct comes from
     the object's BTF (see BPF.event_type / get_table(leaftype=...)); callbacks get the
-    address of a buffer reused for every record (valid during the callback, as in BCC)."""
+    record's address in the ring (valid during the callback, as in BCC)."""
 
     def event(self, data):
         """event(data)
@@ -620,37 +620,18 @@ class _EventDecoder(object):
         Decode a perf/ring buffer record (the ``data`` a callback got) as the C struct
         the BPF program submits; see :meth:`bcc_core.bpf.BPF.event_type` for how that
         struct is found."""
-        ptr = self.__dict__.get("_event_ptr")
-        if ptr is None or self._event_ptr_of is not self._event_class:
-            if self._event_class is None:
-                self._event_class = self.bpf._event_class_for(self)
-            ptr = self._event_ptr = ct.POINTER(self._event_class)
-            self._event_ptr_of = self._event_class
-        return ct.cast(data, ptr).contents
+        cls = self._event_class
+        if cls is None:
+            cls = self._event_class = self.bpf._event_class_for(self)
+        if type(data) is int and data:  # what callbacks get: the record's address
+            return cls.from_address(data)
+        return ct.cast(data, ct.POINTER(cls)).contents
 
     def set_event_type(self, cls):
         """Decode event(data) as ``cls`` (a ctypes type or a struct name in the BTF)."""
         if isinstance(cls, (str, bytes)):
             cls = self.bpf._event_class_for(self, cls)
         self._event_class = cls
-
-
-class _Scratch(object):
-    """A growable ctypes buffer the raw record is copied into for the callback."""
-    __slots__ = ("buf", "addr", "size")
-
-    def __init__(self, size=256):
-        self.buf = ct.create_string_buffer(size)
-        self.addr = ct.addressof(self.buf)
-        self.size = size
-
-    def grow(self, n):
-        size = self.size
-        while size < n:
-            size *= 2
-        self.buf = ct.create_string_buffer(size)
-        self.addr = ct.addressof(self.buf)
-        self.size = size
 
 
 class PerfEventArray(_EventDecoder, TableBase):
@@ -712,26 +693,16 @@ class PerfEventArray(_EventDecoder, TableBase):
         if page_cnt & (page_cnt - 1):
             raise Exception("Perf buffer page_cnt must be a power of two")
         from .perf_buffer import PerfBuffer
-        scratch = _Scratch()
-        memmove = ct.memmove
-
-        def raw_cb_(cpu, data):
-            n = len(data)
-            if n > scratch.size:
-                scratch.grow(n)
-            memmove(scratch.addr, data, n)
-            try:
-                callback(cpu, scratch.addr, n)
-            except IOError as e:          # as _run_callback, inlined: per-event path
-                if e.errno != errno.EPIPE:
-                    raise
-                raise SystemExit()
+        # the callback gets the record's address in the ring (valid during the call, as
+        # in BCC); a callback's EPIPE is turned into SystemExit by perf_buffer_poll
+        raw_cb_ = callback
 
         def lost_cb_(cpu, lost):
             _run_callback(lost_cb, lost)
 
         try:
-            reader = PerfBuffer(self.map, raw_cb_, lost_cb_ if lost_cb else None, page_cnt)
+            reader = PerfBuffer(self.map, raw_cb_, lost_cb_ if lost_cb else None, page_cnt,
+                                addresses=True)
         except OSError as e:
             raise Exception("Could not open perf buffer: %s" % e) from e
         self._reader = reader
@@ -985,19 +956,7 @@ class RingBuf(_EventDecoder, TableBase):
         the callback returns is handed to the reader as an int; a return value that is
         not a number (None, typically) counts as 0.
         """
-        scratch = _Scratch()
-        memmove = ct.memmove
-
-        def ringbuf_cb_(data):
-            n = len(data)
-            if n > scratch.size:
-                scratch.grow(n)
-            memmove(scratch.addr, data, n)
-            ret = _run_callback(callback, ctx, scratch.addr, n)
-            try:
-                return int(ret)
-            except Exception:       # None and other non-numbers: carry on
-                return 0
+        ringbuf_cb_ = partial(callback, ctx)   # (addr, size): see RingBuffer
 
         self.bpf._open_ring_buffer(self.map, ringbuf_cb_, ctx)
         self._cbs[0] = ringbuf_cb_      # held here for as long as the table lives

@@ -18,6 +18,8 @@ import sys
 import time
 from collections import defaultdict
 
+from bcc_core.utils import FastHelpFormatter
+
 OBJ = os.path.join(os.path.dirname(os.path.abspath(__file__)), "opensnoop.bpf.o")
 SRC = OBJ[:-2] + ".c"
 
@@ -42,7 +44,7 @@ examples = """examples:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Trace open() syscalls",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=FastHelpFormatter,
         epilog=examples)
     parser.add_argument("-T", "--timestamp", action="store_true",
                         help="include timestamp on output")

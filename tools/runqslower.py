@@ -14,6 +14,8 @@ import signal
 import sys
 from time import strftime
 
+from bcc_core.utils import FastHelpFormatter
+
 OBJ = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runqslower.bpf.o")
 SRC = OBJ[:-2] + ".c"
 PROGS = ("sched_wakeup", "sched_wakeup_new", "sched_switch")
@@ -30,7 +32,7 @@ examples = """examples:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Trace high run queue latency",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=FastHelpFormatter,
         epilog=examples)
     parser.add_argument("min_us", nargs="?", default="10000",
                         help="minimum run queue latency to trace, in us (default 10000)")

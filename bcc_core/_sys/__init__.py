@@ -67,6 +67,18 @@ def ptr(buf):
     return int(ffi.cast("uintptr_t", buf))
 
 
+def buffer_address(buf):
+    """(address, handle) of a buffer object, read-only ones included (an mmap): the
+    handle pins the buffer; give it to release_buffer() before closing the buffer."""
+    h = ffi.from_buffer(buf)
+    return int(ffi.cast("uintptr_t", h)), h
+
+
+def release_buffer(handle):
+    if handle is not None:
+        ffi.release(handle)
+
+
 def close(fd):
     if fd is not None and fd >= 0:
         try:
