@@ -2,8 +2,13 @@
 """Start-up cost of the ported tools: CPU time and peak RSS from exec to "header
 printed", beside Debian's libbpf-tools (C, CO-RE) measured in the same run.
 
-    python3 bench/tools.py [-n RUNS]          (root; on the host)
-    python3 bench/tools.py --guest [-n RUNS]  (boots the Debian 6.1 guest, adds BCC)
+    python3 bench/tools.py [-n RUNS] [--python PY]  (root; on the host)
+    python3 bench/tools.py --guest [-n RUNS]        (boots the Debian 6.1 guest, adds BCC)
+
+--python picks the interpreter that runs bcc-core's tools (default: this one).  In the
+guest it defaults to Debian's /usr/bin/python3 (with python3-cffi-backend and
+python3-pyelftools), the interpreter a Debian user has; the "(floor)" row is that
+interpreter starting and printing a line, the cost every Python tool pays, BCC's too.
 
 For each tool the process is started, its stdout read until the header line, and then
 /proc/PID/stat (utime+stime) and /proc/PID/status (VmHWM) are read before it is stopped.
@@ -25,10 +30,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf("SC_CLK_TCK")
 
 TOOLS = {
-    "opensnoop": ([sys.executable, "-m", "bcc_core.tools.opensnoop"], "/usr/sbin/opensnoop",
+    "opensnoop": ([os.path.join(ROOT, "tools", "opensnoop.py")], "/usr/sbin/opensnoop",
                   "PATH"),
-    "runqslower": ([sys.executable, "-m", "bcc_core.tools.runqslower"],
-                   "/usr/sbin/runqslower", "LAT"),
+    "runqslower": ([os.path.join(ROOT, "tools", "runqslower.py")], "/usr/sbin/runqslower",
+                   "LAT"),
 }
 BCC = {"opensnoop": "/usr/sbin/opensnoop-bpfcc", "runqslower": "/usr/sbin/runqslower-bpfcc"}
 
@@ -66,7 +71,7 @@ def measure(cmd, header):
             p.wait()
 
 
-def in_guest(runs):
+def in_guest(runs, python):
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     import guest
     why = guest.unavailable_reason()
@@ -74,7 +79,7 @@ def in_guest(runs):
         raise SystemExit("cannot boot the guest: %s" % why)
     compileall.compile_dir(os.path.join(ROOT, "bcc_core"), quiet=1)
     compileall.compile_dir(os.path.join(ROOT, "tools"), quiet=1)
-    r = guest.run("%s bench/tools.py --bcc -n %d" % (sys.executable, runs),
+    r = guest.run("%s bench/tools.py --bcc -n %d --python %s" % (sys.executable, runs, python),
                   env={"BCC_CORE_CACHE": "/tmp/bcc-core-bench-cache"}, timeout=1500)
     print(r.output if hasattr(r, "output") else r)
     return 0 if r.returncode == 0 else 1
@@ -85,17 +90,21 @@ def main():
     ap.add_argument("-n", "--runs", type=int, default=5)
     ap.add_argument("--guest", action="store_true", help="run in the Debian 6.1 guest")
     ap.add_argument("--bcc", action="store_true", help="also measure BCC's *-bpfcc tools")
+    ap.add_argument("--python", help="interpreter for bcc-core's tools (default: this "
+                    "one; in the guest: /usr/bin/python3)")
     a = ap.parse_args()
     if a.guest:
-        return in_guest(a.runs)
+        return in_guest(a.runs, a.python or "/usr/bin/python3")
+    py = a.python or sys.executable
     compileall.compile_dir(os.path.join(ROOT, "bcc_core"), quiet=1)
     compileall.compile_dir(os.path.join(ROOT, "tools"), quiet=1)
-    print("kernel %s" % os.uname().release)
+    print("kernel %s, bcc-core's tools run by %s" % (os.uname().release, py))
     print("%-12s %-14s %10s %12s" % ("tool", "implementation", "CPU ms", "peak RSS MiB"))
-    floor = [measure([sys.executable, "-c", "print('HDR')"], "HDR") for _ in range(a.runs)]
+    floor = [measure([py, "-c", "print('HDR')"], "HDR") for _ in range(a.runs)]
     print("%-12s %-14s %10.1f %12.1f" % ("(floor)", "python3 start", statistics.median(
         x[0] for x in floor), statistics.median(x[1] for x in floor)))
-    for name, (ours, theirs, header) in TOOLS.items():
+    for name, (script, theirs, header) in TOOLS.items():
+        ours = [py] + script
         measure(ours, header)   # warm the caches (object spec, CO-RE decisions)
         impls = [("bcc-core", ours, a.runs),
                  # C stdio block-buffers a pipe: stdbuf makes the header come at once
