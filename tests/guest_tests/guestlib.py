@@ -112,10 +112,11 @@ def remaining():
     return BUDGET - uptime() if BUDGET else 1e9
 
 
-def wait_budget(wanted):
+def wait_budget(wanted, after=60):
     """How long a test may wait for a slow start (BCC compiling): ``wanted`` seconds, or
-    less when the budget says so."""
-    return max(0.0, min(wanted, remaining() - RESERVE))
+    less when the budget says so, keeping ``after`` seconds for what the test does once
+    the wait is over (at the same slowness)."""
+    return max(0.0, min(wanted, remaining() - RESERVE - after))
 
 
 def skip_for_budget(what, waited):

@@ -41,7 +41,7 @@ def opensnoop_run():
     tools = {"bcc": BCC, OTHER[0]: OTHER[1]}
     if _facade_missing() is None and OTHER[0] != BCC_CORE[0]:
         tools[BCC_CORE[0]] = BCC_CORE[1]
-    wait = guestlib.wait_budget(400)
+    wait = guestlib.wait_budget(400, after=90)
     try:
         c = bcc_compare.compare(tools, "opensnoop", header_timeout=wait,
                                 optional=[BCC_CORE[0]] if OTHER[0] != BCC_CORE[0] else [])

@@ -234,7 +234,7 @@ def run():
             procs[("bcc-core", t)] = Proc(
                 "bcc-core %s" % t, [sys.executable, os.path.join(MIGRATED, t + ".py")] +
                 args[t], HEADERS[t], core_env)
-        wait = guestlib.wait_budget(900)
+        wait = guestlib.wait_budget(900, after=150)
         for p in procs.values():
             p.header.wait(max(0.0, t0 + wait - time.monotonic()))
         dead = [p for p in procs.values() if p.header_at is None and p.p.poll() is not None]

@@ -24,7 +24,7 @@ TOOLS = {"bcc": ["/usr/sbin/runqslower-bpfcc", str(MIN_US)],
 def run():
     if not os.path.exists(TOOLS["bcc"][0]):
         pytest.skip("runqslower-bpfcc is not installed (apt-get install bpfcc-tools)")
-    wait = guestlib.wait_budget(400)
+    wait = guestlib.wait_budget(400, after=90)
     try:
         c = bcc_compare.compare(TOOLS, "runqslower", header_timeout=wait, workload_argv=[
             sys.executable, bcc_compare.__file__, "contention"])
