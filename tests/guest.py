@@ -218,6 +218,11 @@ def run(script, workdir=None, timeout=DEFAULT_TIMEOUT, cpus=2, memory="4G", kern
     if tar and os.path.exists(tar):
         os.unlink(tar)
     console = console.decode("utf-8", "replace")
+    try:        # boot and kernel messages (a stall or oops shows here), kept for later
+        with open(os.path.join(workdir, "console.log"), "w") as f:
+            f.write(console)
+    except OSError:
+        pass
     try:
         with open(status_path) as f:
             rc = int(f.read().strip())
