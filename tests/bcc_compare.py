@@ -175,18 +175,31 @@ class Tool:
                 self.header_seen.set()
         self.header_seen.set()     # EOF: stop waiting (header_at stays None)
 
-    def stop(self, timeout=60):
+    def interrupt(self):
+        """Ctrl-C, once (a second one would cut the summary a tool prints on exit)."""
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGINT)
             except ProcessLookupError:
                 pass
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+
+    def wait(self, timeout=60):
+        """Wait for the tool to exit (SIGKILL after ``timeout``), then for its output."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
         self.reader.join(10)
+
+    def stop(self, timeout=60):
+        self.interrupt()
+        self.wait(timeout)
+
+    def tail(self, n=30):
+        """The tool's command line, exit status and last ``n`` lines, for a report."""
+        return "--- %s (%s, exit %s) ---\n%s" % (self.name, " ".join(self.argv),
+                                                self.proc.poll(), "\n".join(self.lines[-n:]))
 
     def events(self):
         out = []
@@ -301,11 +314,8 @@ def compare(tools, parser="opensnoop", workload_argv=None, header_timeout=400, s
             for t in running:
                 t.stop()
             raise HeaderTimeout("no header line from %s within %d s:\n%s" % (
-                ", ".join(t.name for t in late), header_timeout, "\n".join(
-                    "--- %s (%s, exit %s) ---\n%s" % (t.name, " ".join(t.argv),
-                                                      t.proc.returncode,
-                                                      "\n".join(t.lines[-30:]))
-                    for t in late)), exited)
+                ", ".join(t.name for t in late), header_timeout,
+                "\n".join(t.tail() for t in late)), exited)
         fd, out = tempfile.mkstemp(prefix="bcc-compare-", suffix=".json", dir="/tmp")
         os.close(fd)
         wl = list(workload_argv or [sys.executable, os.path.abspath(__file__), "workload"])

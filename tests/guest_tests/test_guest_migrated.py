@@ -20,16 +20,16 @@ within a tolerance (each tool's second starts at its own moment).
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import pytest
 
+import bcc_compare
 import guestlib
+from bcc_compare import Tool
 
 pytestmark = guestlib.only_in_guest
 GUEST_COST = "bcc"          # guestlib runs this module after the cheap ones
@@ -95,48 +95,11 @@ def tool_args(wl_pid):
             "runqlat": ["-p", str(wl_pid)], "bitesize": [], "tcpstates": ["-s"]}
 
 
-class Proc:
-    """One tool: output collected by a thread; ``header`` set on its header line."""
+class Marker(bcc_compare.Parser):
+    """A tool's header: the line that contains ``text``."""
 
-    def __init__(self, name, argv, header, env):
-        self.name, self.argv, self.marker = name, argv, header
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, text=True, env=env,
-                                  start_new_session=True)
-        self.t0 = time.monotonic()
-        self.header_at = None
-        self.lines = []
-        self.header = threading.Event()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            self.lines.append(line.rstrip("\n"))
-            if self.header_at is None and self.marker in line:
-                self.header_at = time.monotonic() - self.t0
-                self.header.set()
-        self.header.set()            # EOF
-
-    def interrupt(self):
-        """Ctrl-C, once: a second one would cut the summary the tool is printing."""
-        if self.p.poll() is None:
-            try:
-                os.killpg(self.p.pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
-
-    def wait(self, timeout=120):
-        try:
-            self.p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.p.pid, signal.SIGKILL)
-            self.p.wait()
-        self.reader.join(10)
-
-    def tail(self, n=25):
-        return "--- %s (%s, exit %s) ---\n%s" % (self.name, " ".join(self.argv),
-                                                 self.p.poll(), "\n".join(self.lines[-n:]))
+    def __init__(self, text):
+        self.header = re.compile(".*" + re.escape(text))
 
 
 # -- parsers ------------------------------------------------------------------------------
@@ -229,15 +192,15 @@ def run():
     t0 = time.monotonic()
     try:
         for t in tools:
-            procs[("bcc", t)] = Proc("%s-bpfcc" % t, ["/usr/sbin/%s-bpfcc" % t] + args[t],
-                                     HEADERS[t], env)
-            procs[("bcc-core", t)] = Proc(
+            procs[("bcc", t)] = Tool("%s-bpfcc" % t, ["/usr/sbin/%s-bpfcc" % t] + args[t],
+                                     Marker(HEADERS[t]), env)
+            procs[("bcc-core", t)] = Tool(
                 "bcc-core %s" % t, [sys.executable, os.path.join(MIGRATED, t + ".py")] +
-                args[t], HEADERS[t], core_env)
+                args[t], Marker(HEADERS[t]), core_env)
         wait = guestlib.wait_budget(900, after=150)
         for p in procs.values():
-            p.header.wait(max(0.0, t0 + wait - time.monotonic()))
-        dead = [p for p in procs.values() if p.header_at is None and p.p.poll() is not None]
+            p.header_seen.wait(max(0.0, t0 + wait - time.monotonic()))
+        dead = [p for p in procs.values() if p.header_at is None and p.proc.poll() is not None]
         if dead:
             pytest.fail("tools exited before their header:\n" +
                         "\n".join(p.tail() for p in dead))
