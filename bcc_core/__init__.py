@@ -23,18 +23,24 @@ __version__ = "0.26.0"      # the BCC Python API version the facade follows
 __all__ = list(_FROM_BPF + _FROM_TABLE + _FROM_UTILS + _FROM_PERF)
 
 
+def _submodule(name):
+    # __import__ rather than importlib.import_module: importlib is one more module to
+    # load at every tool's start
+    __import__(__name__ + "." + name)
+    return globals()[name]
+
+
 def __getattr__(name):
-    import importlib
     if name in _FROM_BPF:
-        mod = importlib.import_module(".bpf", __name__)
+        mod = _submodule("bpf")
     elif name in _FROM_TABLE:
-        mod = importlib.import_module(".table", __name__)
+        mod = _submodule("table")
     elif name in _FROM_UTILS:
-        mod = importlib.import_module(".utils", __name__)
+        mod = _submodule("utils")
     elif name in _FROM_PERF:
-        mod = importlib.import_module(".perf", __name__)
+        mod = _submodule("perf")
     elif name in _SUBMODULES:
-        return importlib.import_module("." + name, __name__)
+        return _submodule(name)
     else:
         raise AttributeError("module %r has no attribute %r" % (__name__, name))
     value = getattr(mod, name)

@@ -33,7 +33,6 @@ import ctypes as ct
 import errno
 import fcntl
 import os
-import re
 import select
 import sys
 
@@ -185,7 +184,6 @@ class BPF(object):
     # BCC also has the prog type, XDP action and XDP flag constants as BPF.<NAME>;
     # they are copied in from BPFProgType, XDPAction and XDPFlags after the class.
 
-    _probe_repl = re.compile(b"[^a-zA-Z0-9_]")
     _sym_caches = {}
 
     # headers BCC adds to a C program that mentions one of these words
@@ -196,12 +194,6 @@ class BPF(object):
         ("linux/slab.h", ["alloc"]),
         ("linux/netdevice.h", ["sk_buff", "net_device"]),
     ))
-
-    # how syscall entry points are named on the architectures BCC knows; the first one
-    # found in kallsyms for "bpf" wins (see get_syscall_prefix)
-    from .syscall_names import PREFIXES as _p
-    _syscall_prefixes = [p.encode() for p in _p]
-    del _p
 
     CLOCK_MONOTONIC = 1         # clockid of linux/time.h
 
@@ -626,6 +618,7 @@ class BPF(object):
             if e.errno not in (errno.EPERM, errno.ENOENT):
                 raise
             banned = set()
+        import re
         wanted = re.compile(_assert_is_bytes(event_re))
         section_end = {b"__init_begin": b"__init_end",
                        b"__irqentry_text_start": b"__irqentry_text_end"}
@@ -685,7 +678,7 @@ class BPF(object):
 
     def get_syscall_prefix(self=None):
         """The prefix of this kernel's syscall functions (b"__x64_sys_"...): the first of
-        _syscall_prefixes under which kallsyms has the bpf syscall, else b"sys_"."""
+        syscall_names.PREFIXES under which kallsyms has the bpf syscall, else b"sys_"."""
         from .syscall_names import syscall_prefix
         return syscall_prefix().encode()
 
@@ -696,7 +689,8 @@ class BPF(object):
     def fix_syscall_fnname(self, name):
         """Give a syscall function name written with any known prefix this kernel's."""
         name = _assert_is_bytes(name)
-        old = next((p for p in self._syscall_prefixes if name.startswith(p)), None)
+        from .syscall_names import PREFIXES
+        old = next((p.encode() for p in PREFIXES if name.startswith(p.encode())), None)
         return name if old is None else self.get_syscall_fnname(name[len(old):])
 
     @staticmethod
@@ -712,6 +706,7 @@ class BPF(object):
     @staticmethod
     def _kprobe_event_name(kind, event):
         """BCC's key for a kprobe (kind b"p") or kretprobe (b"r") on ``event``."""
+        import re
         return kind + b"_" + re.sub(rb"[+.]", b"_", event)
 
     @staticmethod
@@ -817,6 +812,7 @@ class BPF(object):
     def get_tracepoints(tp_re):
         """All "category:event" tracepoint names matching the regular expression."""
         events = os.path.join(_features.tracefs(mount=True) or TRACEFS, "events")
+        import re
         pattern = re.compile(_str(tp_re))
         names = []
         for category in os.listdir(events):
@@ -1068,6 +1064,7 @@ class BPF(object):
     def get_user_functions_and_addresses(name, sym_re):
         """[(function name, address)] for the symbols of ``name`` matching ``sym_re``."""
         from .utils import elf_symbols, resolve_module
+        import re
         pattern = re.compile(_assert_is_bytes(sym_re))
         path = resolve_module(name)
         if path is None:
@@ -1078,7 +1075,8 @@ class BPF(object):
     def _get_uprobe_evname(self, prefix, path, addr, pid):
         # BCC's key of a uprobe; per-process probes get the pid too, so probes of the
         # same address in different processes are told apart
-        parts = [prefix, self._probe_repl.sub(b"_", path), b"0x%x" % addr]
+        import re
+        parts = [prefix, re.sub(b"[^a-zA-Z0-9_]", b"_", path), b"0x%x" % addr]
         if pid != -1:
             parts.append(b"%d" % pid)
         return b"_".join(parts)
@@ -1202,6 +1200,7 @@ class BPF(object):
         if kind in ("kprobe", "kretprobe", "ksyscall", "kretsyscall"):
             ev = tgt.encode()
             off = 0
+            import re
             m = re.match(rb"^(.+)\+(0x[0-9a-fA-F]+|\d+)$", ev)
             if m:
                 ev, off = m.group(1), int(m.group(2), 0)
@@ -1237,6 +1236,7 @@ class BPF(object):
             return True
         if kind in ("uprobe", "uretprobe"):
             # SEC("uprobe/PATH:FUNC[+OFF]") as libbpf
+            import re
             m = re.match(r"^([^:]+):([^+]+)(?:\+(0x[0-9a-fA-F]+|\d+))?$", tgt)
             if not m:
                 return False

@@ -6,7 +6,6 @@ and too big).  Name look-ups run over a table of name offsets with bytes searche
 cost microseconds after the one-pass index, which for the kernel's BTF is cached on disk
 keyed by the BTF's content hash.
 """
-import array
 import os
 import struct
 
@@ -100,6 +99,13 @@ def _check_header(data, where):
     return hdr_len, type_off, type_len, str_off, str_len
 
 
+def index_view(index_bytes):
+    """An index saved by BTF.index_bytes, read in place (``BTF(..., index=...)``) without
+    a pass over the types."""
+    offs, names = index_bytes
+    return memoryview(offs).cast("I"), memoryview(names).cast("I")
+
+
 class BTF:
     """BTF data, decoded lazily.  ``base`` makes it split BTF (kernel module BTF).
 
@@ -132,9 +138,10 @@ class BTF:
     # -- index ----------------------------------------------------------------------
     def _build_index(self):
         """One pass over the type section: byte offset and name offset of every type."""
+        from array import array     # its import pulls in collections: only when indexing
         data, pos, end = self.data, self.type_start, self.type_end
-        offs = array.array("I")
-        names = array.array("I")
+        offs = array("I")
+        names = array("I")
         unpack = _common.unpack_from
         extra = _EXTRA
         try:
@@ -157,6 +164,7 @@ class BTF:
         return offs, names
 
     def index_bytes(self):
+        """The index as bytes (two native u32 arrays), for a cache; see index_view."""
         return self._offs.tobytes(), self._name_offs.tobytes()
 
     @property
@@ -534,12 +542,9 @@ def load_file(path, base=None, cache=True):
         with open(cpath, "rb") as f:
             blob = f.read()
         n = _u32.unpack_from(blob, 0)[0]
-        offs = array.array("I")
-        offs.frombytes(blob[4:4 + 4 * n])
-        names = array.array("I")
-        names.frombytes(blob[4 + 4 * n:4 + 8 * n])
-        if len(names) == n:
-            index = (offs, names)
+        if len(blob) == 4 + 8 * n:      # two u32 arrays, read in place
+            view = memoryview(blob)
+            index = (view[4:4 + 4 * n].cast("I"), view[4 + 4 * n:].cast("I"))
     except (OSError, struct.error, ValueError):
         index = None
     btf = BTF(data, base=base, where=path, index=index)

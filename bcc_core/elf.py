@@ -21,7 +21,7 @@ MAP_DEF_UINT_FIELDS = ("type", "max_entries", "map_flags", "numa_node", "key_siz
                        "value_size", "pinning", "map_extra")
 
 DATA_KINDS = ("data", "rodata", "bss", "kconfig")
-SPEC_VERSION = 3
+SPEC_VERSION = 4
 
 
 class Reloc:
@@ -146,6 +146,7 @@ class ObjectSpec:
         self.license = None
         self.kern_version = 0
         self.btf = None           # raw .BTF bytes
+        self.btf_index = None     # its BTF.index_bytes(): a warm start skips the indexing
         self.btf_ext = None       # BTFExt
         self.sections = {}        # name -> ProgSection
         self.programs = []        # [ProgramSpec] entry programs (sec_def set)
@@ -292,6 +293,7 @@ class _Parser:
         if ".BTF" in by_name:
             spec.btf = by_name[".BTF"].data()
             self.btf = _btf.BTF(spec.btf, where=self.path + ":.BTF")
+            spec.btf_index = self.btf.index_bytes()
         else:
             self.btf = None
         if ".BTF.ext" in by_name and self.btf is not None:

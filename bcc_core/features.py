@@ -1,6 +1,5 @@
 """Feature probes for what the running kernel allows, each computed once per process."""
 import errno
-import functools
 import os
 
 from . import _sys
@@ -12,6 +11,20 @@ BPFFS = "/sys/fs/bpf"
 
 # mov r0, 0 ; exit
 _RET0 = bytes.fromhex("b700000000000000" "9500000000000000")
+
+
+def _once(fn):
+    """Run a probe once per process and keep its answer (functools.lru_cache, without
+    importing functools and the collections it pulls in at every tool's start)."""
+    answer = []
+
+    def probe():
+        if not answer:
+            answer.append(fn())
+        return answer[0]
+    probe.__name__, probe.__qualname__, probe.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    probe.cache_clear = answer.clear
+    return probe
 
 
 def _try_load(prog_type, attach_type=0, attach_btf_id=0):
@@ -31,7 +44,7 @@ def _try_load(prog_type, attach_type=0, attach_btf_id=0):
     return err
 
 
-@functools.lru_cache(maxsize=None)
+@_once
 def trampolines():
     """(ok, reason): can fentry/fexit/tp_btf/lsm programs load here?"""
     from . import btf as _btf
@@ -54,7 +67,7 @@ def trampolines():
     return False, "fentry probe failed: %s" % os.strerror(err)
 
 
-@functools.lru_cache(maxsize=None)
+@_once
 def kprobes():
     """(ok, reason): does the kernel have kprobes (CONFIG_KPROBES)?"""
     if os.path.exists("/sys/bus/event_source/devices/kprobe"):
@@ -66,7 +79,7 @@ def kprobes():
                    "kprobe PMU and no kprobe_events in tracefs)")
 
 
-@functools.lru_cache(maxsize=None)
+@_once
 def uprobes():
     if os.path.exists("/sys/bus/event_source/devices/uprobe"):
         return True, ""

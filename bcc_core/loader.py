@@ -174,7 +174,9 @@ class Object:
     @property
     def btf(self):
         if self._local_btf is None and self.spec.btf is not None:
-            self._local_btf = _btf.BTF(self.spec.btf, where=self.path + ":.BTF")
+            index = getattr(self.spec, "btf_index", None)
+            self._local_btf = _btf.BTF(self.spec.btf, where=self.path + ":.BTF",
+                                       index=index and _btf.index_view(index))
         return self._local_btf
 
     def _datasec_vars(self, mspec):

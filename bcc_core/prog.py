@@ -2,7 +2,6 @@
 rejection into a VerifierError naming the program, the failing source line and the log."""
 import errno
 import os
-import re
 import struct
 
 from . import _sys
@@ -64,8 +63,13 @@ class Program:
         self.fd = -1
 
 
+# characters the kernel accepts in a program name (bpf_obj_name_cpy); others become "_"
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
+
+
 def failing_insn(log):
     """Index of the instruction the verifier stopped at (last 'N: (op)' line)."""
+    import re
     idx = None
     for m in re.finditer(r"^(\d+): \([0-9a-f]{2}\)", log, re.M):
         idx = int(m.group(1))
@@ -111,7 +115,7 @@ def load(prog, license, kern_version=0, btf_fd=0, func_info=b"", func_info_rec=8
     if sd.flags & 4:  # XDP_FRAGS
         flags |= F_XDP_HAS_FRAGS
     p.prog_flags = flags
-    nm = re.sub(r"[^A-Za-z0-9_.]", "_", prog.name)[:15].encode()
+    nm = "".join(c if c in _NAME_CHARS else "_" for c in prog.name)[:15].encode()
     ffi.memmove(p.prog_name, nm, len(nm))
     keep = [ibuf, lic]
     if btf_fd:

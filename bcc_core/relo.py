@@ -18,8 +18,6 @@ Terms used below:
   root index, named members and array indices.  ``bit_offset`` is the accumulated offset.
 * *candidate*: a target type whose kind and essential name match the local root type.
 """
-import re
-
 from . import btf as _b
 from .errors import BTFError, RelocationError
 
@@ -173,17 +171,22 @@ class _Spec:
         return s
 
 
-# sscanf("%d") accepts leading white space and a sign
-_NUM = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
+# sscanf("%d") accepts leading white space and a sign (compiled on first use: a warm
+# start applies cached decisions and never parses an access string)
+_NUM = []
 
 
 def _parse_access(s):
+    if not _NUM:
+        import re
+        _NUM.append(re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)"))
+    num = _NUM[0]
     raw = []
     pos, n = 0, len(s)
     while pos < n:
         if s[pos] == ":":
             pos += 1
-        m = _NUM.match(s, pos)
+        m = num.match(s, pos)
         if m is None:
             raise _Fail("malformed access string %r" % s)
         v = int(m.group(1))

@@ -10,9 +10,16 @@ import ctypes as ct
 import errno
 import math
 import os
-from collections.abc import MutableMapping
-from functools import partial, reduce
 from time import strftime
+
+# the C halves of collections.abc and functools: those modules pull in collections,
+# keyword, operator and reprlib, a measurable share of a tool's start
+try:
+    from _collections_abc import MutableMapping
+    from _functools import partial, reduce
+except ImportError:     # not CPython
+    from collections.abc import MutableMapping
+    from functools import partial, reduce
 
 from . import map as _map
 from .errors import BccCoreError

@@ -4,9 +4,7 @@
 """BCC's ``bcc.utils`` names, plus the symbol resolution the BCC facade needs: kernel
 symbols from /proc/kallsyms, user symbols from ELF .symtab/.dynsym (pyelftools), shared
 library lookup like BCC's ``find_library`` (``ldconfig -p`` cache, then the usual dirs)."""
-import bisect
 import os
-import re
 import sys
 
 
@@ -137,8 +135,8 @@ static inline bool {name}(char const *unused, uintptr_t ptr)
 """
 
 # STRCMP("literal", expr): with bin_cmp the captured literal has no quotes
-_STRCMP_BARE = re.compile(r'STRCMP\("([^"]+)",(.+?)\)')
-_STRCMP_QUOTED = re.compile(r'STRCMP\(("[^"]+"),(.+?)\)')
+_STRCMP_BARE = r'STRCMP\("([^"]+)",(.+?)\)'
+_STRCMP_QUOTED = r'STRCMP\(("[^"]+"),(.+?)\)'
 
 
 class StrcmpRewrite(object):
@@ -155,8 +153,9 @@ class StrcmpRewrite(object):
     @staticmethod
     def rewrite_expr(expr, bin_cmp, is_user, probe_user_list, streq_functions,
                      probeid):
+        import re
         pattern = _STRCMP_BARE if bin_cmp else _STRCMP_QUOTED
-        for m in pattern.finditer(expr):
+        for m in re.finditer(pattern, expr):
             user = is_user or m.group(2).strip() in probe_user_list
             reader = "bpf_probe_read_user" if user else "bpf_probe_read"
             name, streq_functions = StrcmpRewrite._generate_streq_function(
@@ -195,7 +194,8 @@ class KernelSymbols:
 
     def resolve(self, addr):
         """(name, offset, module) or (None, addr, None)."""
-        i = bisect.bisect_right(self.addrs, addr) - 1
+        from bisect import bisect_right
+        i = bisect_right(self.addrs, addr) - 1
         if i < 0 or not self.usable or self.addrs[i] == 0:
             return None, addr, None
         return self.names[i], addr - self.addrs[i], self.mods[i]
@@ -260,7 +260,8 @@ class ElfSymbols:
         return off
 
     def resolve(self, vaddr):
-        i = bisect.bisect_right(self._keys, vaddr) - 1
+        from bisect import bisect_right
+        i = bisect_right(self._keys, vaddr) - 1
         while i >= 0:
             a, size, name = self.sorted[i]
             if vaddr < a + max(size, 1) or size == 0:
@@ -286,6 +287,7 @@ def elf_symbols(path):
 
 
 def _ldconfig_cache():
+    import re
     import subprocess
     try:
         out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True,
@@ -411,6 +413,18 @@ class ProcessSymbols:
                     return None, foff, path.encode()
                 return name, o, path.encode()
         return None, addr, None
+
+
+def sigterm_exits():
+    """Make SIGTERM end the program as Ctrl-C does, through sys.exit(0), so ``finally``
+    blocks and atexit handlers run and a tool detaches what it attached.  The handler is
+    set with the C signal module: signal.py builds enums at import, a measurable part of
+    a tool's start."""
+    try:
+        from _signal import SIGTERM, signal
+    except ImportError:
+        from signal import SIGTERM, signal
+    signal(SIGTERM, lambda *a: sys.exit(0))
 
 
 def _help_formatter():

@@ -11,14 +11,13 @@
 #
 # Options and output follow BCC's opensnoop (Copyright (c) 2015 Brendan Gregg,
 # Apache License 2.0).
-import argparse
 import os
-import signal
 import sys
 import time
-from collections import defaultdict
 
-from bcc_core.utils import FastHelpFormatter
+# bcc_core.args reads the usual command lines without importing argparse (a third
+# of the start-up); help and usage errors are argparse's own
+from bcc_core import args as argparse
 
 OBJ = os.path.join(os.path.dirname(os.path.abspath(__file__)), "opensnoop.bpf.o")
 SRC = OBJ[:-2] + ".c"
@@ -41,10 +40,9 @@ examples = """examples:
 """
 
 
-def parse_args(argv=None):
+def make_parser():
     parser = argparse.ArgumentParser(
         description="Trace open() syscalls",
-        formatter_class=FastHelpFormatter,
         epilog=examples)
     parser.add_argument("-T", "--timestamp", action="store_true",
                         help="include timestamp on output")
@@ -70,7 +68,11 @@ def parse_args(argv=None):
     parser.add_argument("-b", "--buffer-pages", type=int, default=64,
                         help="size of the perf ring buffer "
                         "(must be a power of two number of pages and defaults to 64)")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return make_parser().parse_args(argv)
 
 
 def main(argv=None):
@@ -90,7 +92,7 @@ def main(argv=None):
         return 0
 
     from bcc_core import BPF
-    from bcc_core.utils import printb
+    from bcc_core.utils import printb, sigterm_exits
 
     rodata = {"targ_pid": int(args.pid or 0), "targ_tid": int(args.tid or 0),
               "targ_uid": int(args.uid or 0), "filter_uid": args.uid is not None,
@@ -117,7 +119,7 @@ def main(argv=None):
     sys.stdout.flush()
 
     EVENT_ENTRY, EVENT_END = 0, 1
-    entries = defaultdict(list)
+    entries = {}
     state = {"initial_ts": 0}
     name_filter = args.name.encode() if args.name else None
 
@@ -149,16 +151,16 @@ def main(argv=None):
                 if not args.full_path:
                     printb(b"%s" % event.name)
                 else:
-                    paths = entries[event.id]
+                    paths = entries.get(event.id, [])
                     paths.reverse()
                     printb(b"%s" % os.path.join(*paths) if paths else event.name)
             if args.full_path:
                 entries.pop(event.id, None)
         elif event.type == EVENT_ENTRY:
-            entries[event.id].append(event.name)
+            entries.setdefault(event.id, []).append(event.name)
 
     b["events"].open_perf_buffer(print_event, page_cnt=args.buffer_pages)
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    sigterm_exits()
     deadline = time.monotonic() + duration if duration else None
     try:
         while True:

@@ -8,13 +8,13 @@
 #
 # Options and output follow BCC's runqslower (Copyright 2016 Cloudflare, Inc.,
 # Apache License 2.0).
-import argparse
 import os
-import signal
 import sys
 from time import strftime
 
-from bcc_core.utils import FastHelpFormatter
+# bcc_core.args reads the usual command lines without importing argparse (a third
+# of the start-up); help and usage errors are argparse's own
+from bcc_core import args as argparse
 
 OBJ = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runqslower.bpf.o")
 SRC = OBJ[:-2] + ".c"
@@ -29,10 +29,9 @@ examples = """examples:
 """
 
 
-def parse_args(argv=None):
+def make_parser():
     parser = argparse.ArgumentParser(
         description="Trace high run queue latency",
-        formatter_class=FastHelpFormatter,
         epilog=examples)
     parser.add_argument("min_us", nargs="?", default="10000",
                         help="minimum run queue latency to trace, in us (default 10000)")
@@ -44,7 +43,11 @@ def parse_args(argv=None):
                               help="trace this PID only", type=int)
     thread_group.add_argument("-t", "--tid", metavar="TID", dest="tid",
                               help="trace this TID only", type=int)
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    return make_parser().parse_args(argv)
 
 
 def open_bpf(rodata):
@@ -91,7 +94,8 @@ def main(argv=None):
         print("%-8s %-16s %-6s %14s" % ("TIME", "COMM", "TID", "LAT(us)"))
     sys.stdout.flush()
     b["events"].open_perf_buffer(print_event, page_cnt=64)
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    from bcc_core.utils import sigterm_exits
+    sigterm_exits()
     try:
         while True:
             b.perf_buffer_poll()
