@@ -460,16 +460,6 @@ def content_key(data):
 _file_keys = {}
 
 
-def pickler():
-    """The pickle module for the on-disk caches: the C one, without importing pickle.py
-    (use protocol -1 for the highest)."""
-    try:
-        import _pickle as p
-    except ImportError:
-        import pickle as p
-    return p
-
-
 def kernel_build_id(notes="/sys/kernel/notes"):
     """The running kernel's GNU build ID (hex), from its ELF notes; None without one."""
     try:

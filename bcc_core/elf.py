@@ -7,6 +7,7 @@ import os
 import struct
 
 from . import btf as _btf
+from . import record as _record
 from .errors import BTFError, ELFError, MapDefinitionError
 from .sec import attach_target, find_sec_def
 
@@ -568,7 +569,6 @@ class _Parser:
 def load_spec(path=None, data=None, cache=True):
     """ObjectSpec for a file (or bytes), from the on-disk cache when the same content was
     parsed before.  The cache is keyed by the content hash and bcc-core's spec version."""
-    pickle = _btf.pickler()
     if data is None:
         try:
             with open(path, "rb") as f:
@@ -582,11 +582,11 @@ def load_spec(path=None, data=None, cache=True):
         spec.key = key
         return spec
     st = os.stat(__file__)   # a changed parser invalidates its cached specs
-    cpath = os.path.join(_btf.cache_dir(), "obj-%d-%x-%s.pickle"
-                         % (SPEC_VERSION, int(st.st_mtime) ^ st.st_size, key))
+    cpath = os.path.join(_btf.cache_dir(), "obj-%d-%x-%s.%s" % (
+        SPEC_VERSION, int(st.st_mtime) ^ st.st_size, key, _record.FORMAT))
     try:
         with open(cpath, "rb") as f:
-            spec = pickle.load(f)
+            spec = _record.loads(f.read())
         spec.path, spec.name = path, object_name(path)
         spec.key = key
         return spec
@@ -598,7 +598,7 @@ def load_spec(path=None, data=None, cache=True):
         os.makedirs(_btf.cache_dir(), exist_ok=True)
         tmp = cpath + ".%d" % os.getpid()
         with open(tmp, "wb") as f:
-            pickle.dump(spec, f, protocol=-1)
+            f.write(_record.dumps(spec))
         os.replace(tmp, cpath)
     except OSError:
         pass

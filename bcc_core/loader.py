@@ -9,6 +9,7 @@ from . import btf as _btf
 from . import elf as _elf
 from . import map as _map
 from . import prog as _prog
+from . import record as _record
 from .errors import (BccCoreError, BTFError, ConfigError, ELFError, ExternError, LoadError,
                      NotSupportedError, RelocationError, syscall_error)
 from .sec import ATTACH_BTF, TRACING, LSM, EXT, A as _A
@@ -479,15 +480,15 @@ class Object:
         """CO-RE decisions for this object against the target BTF.  They depend only on
         the object and the target BTF, so they are cached on disk under both hashes: a
         warm start neither parses the kernel's BTF nor runs the engine."""
-        pickle = _btf.pickler()
         cpath = None
         if self.spec.key:
             st = os.stat(_RELO_PY)   # an edited engine invalidates its decisions
-            cpath = os.path.join(_btf.cache_dir(), "core-%x-%s-%s.pickle" % (
-                int(st.st_mtime) ^ st.st_size, self.spec.key, self._kernel_key()))
+            cpath = os.path.join(_btf.cache_dir(), "core-%x-%s-%s.%s" % (
+                int(st.st_mtime) ^ st.st_size, self.spec.key, self._kernel_key(),
+                _record.FORMAT))
             try:
                 with open(cpath, "rb") as f:
-                    return pickle.load(f)
+                    return _record.loads(f.read())
             except Exception:
                 pass
         from . import relo as _relo
@@ -500,25 +501,24 @@ class Object:
                 c = _copy(d)
                 c.target_btf = None
                 slim.append(c)
-            _write_cache(cpath, pickle.dumps(slim, protocol=-1))
+            _write_cache(cpath, _record.dumps(slim))
         return decisions
 
     def _kernel_find(self, name, kind):
         """kernel_btf().find_one(name, kind), cached on disk per kernel BTF."""
-        pickle = _btf.pickler()
         key = self._kernel_key()
         cache = _kfind_cache.get(key)
-        cpath = os.path.join(_btf.cache_dir(), "kfind-%s.pickle" % key)
+        cpath = os.path.join(_btf.cache_dir(), "kfind-%s.%s" % (key, _record.FORMAT))
         if cache is None:
             try:
                 with open(cpath, "rb") as f:
-                    cache = pickle.load(f)
+                    cache = _record.loads(f.read())
             except Exception:
                 cache = {}
             _kfind_cache[key] = cache
         if (name, kind) not in cache:
             cache[(name, kind)] = self._target_btf().find_one(name, kind)
-            _write_cache(cpath, pickle.dumps(cache, protocol=-1))
+            _write_cache(cpath, _record.dumps(cache))
         return cache[(name, kind)]
 
     def poison_reason(self, prog, idx):

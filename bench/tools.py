@@ -3,7 +3,8 @@
 printed", beside Debian's libbpf-tools (C, CO-RE) measured in the same run.
 
     python3 bench/tools.py [-n RUNS] [--python PY]  (root; on the host)
-    python3 bench/tools.py --guest [-n RUNS]        (boots the Debian 6.1 guest, adds BCC)
+    python3 bench/tools.py --guest [-n RUNS]        (boots the Debian 6.1 guest, adds BCC;
+                                                     files as installed, then in memory)
 
 --python picks the interpreter that runs bcc-core's tools (default: this one).  In the
 guest it defaults to Debian's /usr/bin/python3 (with python3-cffi-backend and
@@ -74,7 +75,26 @@ def measure(cmd, header):
             p.wait()
 
 
+# Guest sh: copy files into a tmpfs and bind-mount them over their 9p copies (the guest's
+# root is the host's tree over 9p with no page cache, so every start re-reads every file
+# it opens through the emulated virtio transport)
+_MEM_FNS = r"""
+M=/run/bench-mem; mkdir -p $M && mount -t tmpfs tmpfs $M
+memfile() { for f; do r=$(readlink -f "$f") || continue; [ -f "$r" ] || continue
+  [ -e "$M$r" ] && continue; mkdir -p "$M$(dirname "$r")"; cp "$r" "$M$r"
+  mount --bind "$M$r" "$r"; done; }
+memlibs() { for f; do memfile "$f" $(ldd "$f" 2>/dev/null | awk '$3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); done; }
+memdir() { for d; do [ -d "$d" ] || continue; mkdir -p "$M$d"; cp -a "$d/." "$M$d/"
+  mount --bind "$M$d" "$d"; done; }
+"""
+
+
 def in_guest(runs, python):
+    """Two passes in one guest boot.  "as installed": every file is read from the guest's
+    9p root, BCC's kernel headers included.  "in memory": the interpreter, its library
+    directories, BCC's libraries (libbcc, LLVM, clang), its kernel headers, the tools'
+    binaries and bcc-core are first copied into a tmpfs, as a warm page cache would hold
+    them on a real machine.  Both tools get the same conditions in each pass."""
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     import guest
     why = guest.unavailable_reason()
@@ -82,9 +102,34 @@ def in_guest(runs, python):
         raise SystemExit("cannot boot the guest: %s" % why)
     compileall.compile_dir(os.path.join(ROOT, "bcc_core"), quiet=1)
     compileall.compile_dir(os.path.join(ROOT, "tools"), quiet=1)
-    r = guest.run("%s bench/tools.py --bcc -n %d --python %s" % (sys.executable, runs, python),
-                  env={"BCC_CORE_CACHE": "/tmp/bcc-core-bench-cache"}, timeout=1500)
-    print(r.output if hasattr(r, "output") else r)
+    compileall.compile_dir(os.path.join(ROOT, "bench"), quiet=1)
+    workdir = guest.make_workdir("bcc-core-bench-")
+    tar, hdirs = guest.headers_tar(guest.kernel_release(guest.find_kernel()), workdir)
+    bench = "%s %%s/bench/tools.py --bcc -n %d --python %s" % (sys.executable, runs, python)
+    pyver = "python%d.%d" % sys.version_info[:2]
+    script = [
+        "echo '== files as installed (read through 9p at every start)'",
+        "BCC_CORE_CACHE=%s " % os.path.join(workdir, "cache") + bench % ROOT,
+        _MEM_FNS,
+        "memdir /usr/lib/%s /usr/lib/python3/dist-packages /usr/local/lib/%s/dist-packages"
+        % (pyver, pyver),
+        "memlibs %s /usr/sbin/opensnoop /usr/sbin/runqslower %s"
+        % (python, " ".join("/usr/lib/python3/dist-packages/%s" % n for n in
+                            ("_cffi_backend*.so",))),
+        "memlibs /usr/lib/x86_64-linux-gnu/libbcc.so.0 /usr/lib/x86_64-linux-gnu/libbcc_bpf.so.0",
+        "memfile /usr/sbin/opensnoop-bpfcc /usr/sbin/runqslower-bpfcc",
+        guest.headers_in_memory(tar, hdirs) if tar else "true",
+        "mkdir -p $M/repo && cp -a %s $M/repo/" % " ".join(
+            os.path.join(ROOT, d) for d in ("bcc_core", "tools", "bench")),
+        "echo '== files in memory (tmpfs copies: what a page cache gives on a real machine)'",
+        "BCC_CORE_CACHE=$M/cache " + bench % "$M/repo",
+    ]
+    try:
+        r = guest.run("\n".join(script), workdir=workdir, bcc_headers=False, timeout=2400)
+    finally:
+        if tar and os.path.exists(tar):
+            os.unlink(tar)
+    print(r.output)
     return 0 if r.returncode == 0 else 1
 
 

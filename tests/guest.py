@@ -137,6 +137,17 @@ def headers_tar(release, workdir):
     return path, dirs
 
 
+def headers_in_memory(tar, hdirs):
+    """Guest sh commands: unpack headers_tar()'s tar into a tmpfs and bind-mount the
+    directories over their 9p copies, then delete the tar."""
+    return ("mkdir -p /run/bcc-headers && mount -t tmpfs tmpfs /run/bcc-headers && "
+            "tar -C /run/bcc-headers -xf %s && %s && rm -f %s" % (
+                shlex.quote(tar), " && ".join(
+                    "mount --bind /run/bcc-headers/%s %s" % (
+                        shlex.quote(os.path.basename(d)), shlex.quote(d)) for d in hdirs),
+                shlex.quote(tar)))
+
+
 def make_workdir(prefix="bcc-core-guest-"):
     """A fresh directory in /tmp, writable by the guest."""
     return tempfile.mkdtemp(prefix=prefix, dir="/tmp")
@@ -177,11 +188,7 @@ def run(script, workdir=None, timeout=DEFAULT_TIMEOUT, cpus=2, memory="4G", kern
     pre = [stamp % "booted"]
     tar, hdirs = headers_tar(kernel_release(kernel), workdir) if bcc_headers else (None, [])
     if tar:     # BCC's kernel headers in guest memory (bind-mounted over the 9p copies)
-        pre += ["mkdir -p /run/bcc-headers && mount -t tmpfs tmpfs /run/bcc-headers && "
-                "tar -C /run/bcc-headers -xf %s && %s" % (shlex.quote(tar), " && ".join(
-                    "mount --bind /run/bcc-headers/%s %s" % (
-                        shlex.quote(os.path.basename(d)), shlex.quote(d)) for d in hdirs)),
-                "rm -f %s" % shlex.quote(tar), stamp % "kernel headers in memory"]
+        pre += [headers_in_memory(tar, hdirs), stamp % "kernel headers in memory"]
     lines += [
         "cd %s" % shlex.quote(REPO),
         "( %s ) > %s 2>&1 < /dev/null" % ("\n".join([""] + pre + [script, ""]),

@@ -1,0 +1,56 @@
+"""bcc_core.record: the cache format round-trips bcc-core's objects without pickle."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bcc_core import elf, record
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OBJ = os.path.join(ROOT, "tools", "opensnoop.bpf.o")
+
+
+def _state(o, seen=None):
+    """A comparable view of an object graph."""
+    if isinstance(o, (list, tuple)):
+        return type(o).__name__, [_state(x) for x in o]
+    if isinstance(o, dict):
+        return {k: _state(v) for k, v in o.items()}
+    if type(o).__module__.startswith("bcc_core."):
+        slots = type(o).__dict__.get("__slots__")
+        fields = {s: getattr(o, s, None) for s in slots} if slots else vars(o)
+        return type(o).__qualname__, _state(fields)
+    return o
+
+
+def test_object_spec_round_trip():
+    spec = elf.load_spec(OBJ, cache=False)
+    back = record.loads(record.dumps(spec))
+    assert _state(back) == _state(spec)
+    assert back.programs[0].sec_def.prog_type == spec.programs[0].sec_def.prog_type
+    assert bytes(back.sections[back.programs[0].section].insns) == \
+        bytes(spec.sections[spec.programs[0].section].insns)
+
+
+def test_plain_data_and_refusals():
+    data = {("task_struct", 4): 17, "x": [1, (2, b"3"), {"y": None}], "s": {1, 2}}
+    assert record.loads(record.dumps(data)) == data
+    with pytest.raises(ValueError):
+        record.dumps(object())
+    with pytest.raises(ValueError):     # only bcc-core's own classes are revived
+        record.loads(record.dumps((..., "os:system", {}, ())))
+
+
+def test_warm_load_imports_no_pickle(tmp_path):
+    # (site hooks may import some of these first: only what loading adds counts)
+    code = ("import sys; before = set(sys.modules); from bcc_core import elf; "
+            "elf.load_spec(%r); "
+            "print(sorted(m for m in ('_pickle', 'pickle', 'functools', 'collections') "
+            "if m in sys.modules and m not in before))" % OBJ)
+    env = dict(os.environ, BCC_CORE_CACHE=str(tmp_path), PYTHONPATH=ROOT)
+    subprocess.run([sys.executable, "-c", code], check=True, env=env,
+                   capture_output=True)          # cold: parses and writes the cache
+    out = subprocess.run([sys.executable, "-c", code], check=True, env=env,
+                         capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stdout
