@@ -34,6 +34,21 @@ def _set_src(insns, i, src):
     insns[i * 8 + 1] = (insns[i * 8 + 1] & 0x0F) | (src << 4)
 
 
+def _calls_and_loads(insns, start, cnt):
+    """Indexes (from ``start``) of the call and 64-bit load instructions among ``cnt``
+    instructions: found in the opcode bytes alone (the second half of a 64-bit load has
+    opcode 0), without decoding every instruction in Python."""
+    ops = bytes(insns[start * 8:(start + cnt) * 8:8])
+    found = []
+    for op in (b"\x85", b"\x18"):
+        i = ops.find(op)
+        while i >= 0:
+            found.append(i)
+            i = ops.find(op, i + 1)
+    found.sort()
+    return found
+
+
 def load_btf(blob, what):
     """BPF_BTF_LOAD; returns the fd.  Raises BTFError with the kernel's log on rejection."""
     from ._sys import ffi
@@ -129,6 +144,7 @@ class Object:
         self._local_btf = None
         self.core_decisions = []     # relo.Decision for every CO-RE relocation applied
         self._poison = {}            # (section, insn_idx) -> reason
+        self._relocs_by_insn = None  # section -> {insn index: Reloc}, for linking
         self._closed = False
         for p in self.spec.programs:
             prog = _prog.Program(p, self)
@@ -634,16 +650,16 @@ class Object:
                                                (main.insn_off + main.insn_cnt) * 8])
         pieces = [(0, main.section, main.insn_off, main.insn_cnt)]
         placed = {(main.section, main.insn_off): 0}
-        relocs = {}
-        for name, ps in spec.sections.items():
-            relocs[name] = {r.insn_idx: r for r in ps.relocs}
+        relocs = self._relocs_by_insn
+        if relocs is None:
+            relocs = self._relocs_by_insn = {
+                name: {r.insn_idx: r for r in ps.relocs} for name, ps in spec.sections.items()}
         k = 0
         while k < len(pieces):
             start, sec, poff, cnt = pieces[k]
             k += 1
             rmap = relocs[sec]
-            j = 0
-            while j < cnt:
+            for j in _calls_and_loads(out, start, cnt):
                 pos = start + j
                 code, regs, off, imm = _get(out, pos)
                 src = regs >> 4
@@ -655,7 +671,6 @@ class Object:
                         and not is_faddr:
                     is_faddr = True
                 if not (is_call or is_faddr):
-                    j += 2 if code == BPF_LD_IMM64 else 1
                     continue
                 if r is not None:
                     tsec = r.sym_sec
@@ -683,11 +698,10 @@ class Object:
                     _set_src(out, pos, PSEUDO_FUNC)
                 # calls and PSEUDO_FUNC loads are both relative to the next instruction
                 _set_imm(out, pos, placed[key] + (tidx - target.insn_off) - (pos + 1))
-                j += 2 if code == BPF_LD_IMM64 else 1
         prog.insns = bytes(out)
         prog._pieces = pieces
         # BTF.ext info in final numbering
-        fi, li, lines = [], [], []
+        fi, li = [], []
         ext = spec.btf_ext
         b = self.btf
         if ext is not None:
@@ -702,11 +716,9 @@ class Object:
                         li.append((start + i - poff, fname, line, col))
             fi.sort()
             li.sort()
-            for i, fname, line, col in li:
-                lines.append((i, b.string(fname), col >> 10, col & 0x3FF, b.string(line)))
         prog._func_info = b"".join(struct.pack("<II", i, t) for i, t in fi)
         prog._line_info = li
-        prog.line_info = lines
+        prog._line_btf = b
 
     def _line_info_bytes(self, prog):
         return b"".join(struct.pack("<IIII", *r) for r in prog._line_info)

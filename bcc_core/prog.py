@@ -26,13 +26,23 @@ class Program:
         self.obj = obj
         self.fd = -1
         self.insns = None          # final instructions (bytes) after linking and patching
-        self.line_info = []        # [(insn_idx, file, line, col, text)] for messages
+        self._line_info = []       # [(insn_idx, file off, line off, line_col)] (BTF.ext)
+        self._line_btf = None      # the BTF those string offsets point into
         self.attach_btf_id = 0
         self.autoload = spec.autoload
         self.error = None          # the exception when load failed and was deferred
 
     def __repr__(self):
         return "<Program %s %s fd=%d>" % (self.name, PROG_TYPE_NAMES[self.prog_type], self.fd)
+
+    @property
+    def line_info(self):
+        """[(insn_idx, file, line, col, source text)], for messages (decoded on demand)."""
+        b = self._line_btf
+        if b is None:
+            return []
+        return [(i, b.string(fname), col >> 10, col & 0x3FF, b.string(line))
+                for i, fname, line, col in self._line_info]
 
     @property
     def loaded(self):
