@@ -30,11 +30,12 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf("SC_CLK_TCK")
 
+# bcc-core's tools started as the installed opensnoop-core/runqslower-core scripts do:
+# a few lines importing the tool's module, whose bytecode is cached (a script's is not)
+_RUN = "import sys; from tools.%s import main; sys.exit(main())"
 TOOLS = {
-    "opensnoop": ([os.path.join(ROOT, "tools", "opensnoop.py")], "/usr/sbin/opensnoop",
-                  "PATH"),
-    "runqslower": ([os.path.join(ROOT, "tools", "runqslower.py")], "/usr/sbin/runqslower",
-                   "LAT"),
+    "opensnoop": (["-c", _RUN % "opensnoop"], "/usr/sbin/opensnoop", "PATH"),
+    "runqslower": (["-c", _RUN % "runqslower"], "/usr/sbin/runqslower", "LAT"),
 }
 # the interpreter's own start: print the header line and stay alive until measured (a
 # process that has exited has no /proc/PID/status to read); time is built in, no import

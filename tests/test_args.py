@@ -106,3 +106,18 @@ def test_tools_do_not_import_argparse_for_a_usual_command_line():
 def test_suppressed_help_stays_hidden():
     text = opensnoop.make_parser().format_help()
     assert "--ebpf" not in text and "-T, --timestamp" in text
+
+
+@pytest.mark.parametrize("tool", ["opensnoop", "runqslower"])
+def test_installed_scripts(tool):
+    """The tools install as plain scripts (pip's console_scripts wrapper imports re)."""
+    import shutil
+    import subprocess
+    with open(os.path.join(TOOLS, tool + "-core")) as f:
+        text = f.read()
+    assert "import re" not in text and "from bcc_core.tools.%s import main" % tool in text
+    path = shutil.which(tool + "-core")
+    if path is None:
+        pytest.skip("%s-core is not installed here (pip install .)" % tool)
+    out = subprocess.run([path, "-h"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("usage: %s-core" % tool), out
