@@ -17,6 +17,19 @@ import sys
 
 SUPPRESS = "==SUPPRESS=="       # argparse.SUPPRESS
 
+
+class RawDescriptionHelpFormatter:
+    """Stands for argparse.RawDescriptionHelpFormatter (what BCC's tools pass) without
+    importing argparse; the help is formatted by bcc-core's FastHelpFormatter, which is
+    that formatter."""
+
+
+def __getattr__(name):
+    # the rest of argparse (ArgumentTypeError, FileType, other formatters...), from
+    # argparse itself when a tool reaches for it
+    import argparse
+    return getattr(argparse, name)
+
 _FLAG_ACTIONS = ("store_true", "store_false", "store_const", "count")
 _ACTIONS = ("store", "append") + _FLAG_ACTIONS
 _PARSER_KWARGS = ("prog", "usage", "description", "epilog", "formatter_class",
@@ -121,7 +134,8 @@ class ArgumentParser:
         """An argparse.ArgumentParser made from the same calls."""
         import argparse
         kwargs = dict(self._kwargs)
-        if "formatter_class" not in kwargs:
+        if kwargs.get("formatter_class", RawDescriptionHelpFormatter) is \
+                RawDescriptionHelpFormatter:
             from .utils import FastHelpFormatter
             kwargs["formatter_class"] = FastHelpFormatter
         p = argparse.ArgumentParser(**kwargs)

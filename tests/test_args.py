@@ -121,3 +121,21 @@ def test_installed_scripts(tool):
         pytest.skip("%s-core is not installed here (pip install .)" % tool)
     out = subprocess.run([path, "-h"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("usage: %s-core" % tool), out
+
+
+def test_bcc_tool_spellings():
+    """What BCC's tools take from argparse works through bcc_core.args."""
+    def positive(v):
+        if int(v) <= 0:
+            raise fastargs.ArgumentTypeError("must be positive")
+        return int(v)
+    p = fastargs.ArgumentParser(description="x", epilog="examples:\n  x -i 1",
+                                formatter_class=fastargs.RawDescriptionHelpFormatter)
+    p.add_argument("-i", "--interval", type=positive, default=1)
+    p.add_argument("--ebpf", action="store_true", help=fastargs.SUPPRESS)
+    assert p.parse_args(["-i", "3"]).interval == 3
+    assert "examples:\n  x -i 1" in p.format_help() and "--ebpf" not in p.format_help()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as e:
+        p.parse_args(["-i", "0"])
+    assert e.value.code == 2 and "must be positive" in err.getvalue()
