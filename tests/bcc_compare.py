@@ -15,6 +15,12 @@ tool's header line (BCC compiles C first: ~40 s under emulation), runs the workl
 moment, stops the tools with SIGINT and parses their output.  Events are restricted to
 the workload's process and its children, then compared as multisets; the workload's own
 record of its opens (fds, errnos) is checked against every tool.
+
+A tool's command line may contain ``{pid}``: then the workload is started first, waiting
+(``--armed``: it reads one line from stdin before doing anything), its pid is put in the
+tools' command lines (``runqslower -p {pid}``), and it is released once every tool has
+printed its header.  Tools that see only the workload cannot see each other: tools that
+trace everything feed back (see :func:`contention_threads`).
 """
 import argparse
 import collections
@@ -92,6 +98,59 @@ def contention(out_path, seconds=2.0):
     with open(out_path, "w") as f:
         json.dump(rec, f, indent=1)
     return rec
+
+
+def contention_threads(out_path, seconds=2.0, threads=2):
+    """:func:`contention` in one process: ``threads`` hog threads (comms ``hog0``,
+    ``hog1``) pinned to one CPU, so that one pid (the tools' ``-p``) covers them.  They
+    spin in hashlib, which releases the GIL: both are runnable at once and wait in the
+    run queue for each other, as two processes would.  Writes pid/children (the threads'
+    tids) as JSON.
+
+    Why one process: runqslower tracing every task at a 1 ms threshold in the emulated
+    guest reports mostly the tools themselves (their Python threads, the threads reading
+    their output, the kernel threads they wake): about 100 events a second with BCC's
+    and bcc-core's side by side, for as long as they run.  BCC's runqslower then spends
+    its time in its Python perf-buffer callback, where the one SIGINT that should stop it
+    lands: ctypes prints "Exception ignored on calling ctypes callback function ...
+    KeyboardInterrupt" and goes on, so the tool never exits and has to be killed after
+    60 s, and each comparison took 2-3 minutes instead of 40 s.  With ``-p`` (the
+    workload's pid, ``{pid}`` in :func:`compare`) each tool sees the workload only: no
+    event outside it, none left when the tools are stopped."""
+    import hashlib
+    buf = b"\0" * (1 << 16)          # > HASHLIB_GIL_MINSIZE: update() runs without the GIL
+    tids = [None] * threads
+    ready = threading.Barrier(threads + 1)
+
+    def hog(i):
+        tids[i] = threading.get_native_id()
+        with open("/proc/self/task/%d/comm" % tids[i], "w") as f:
+            f.write("hog%d" % i)
+        os.sched_setaffinity(0, {0})    # 0: this thread
+        ready.wait()
+        h = hashlib.sha256()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            h.update(buf)
+
+    ts = [threading.Thread(target=hog, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    ready.wait()
+    for t in ts:
+        t.join()
+    with open("/proc/self/comm") as f:
+        comm = f.read().strip()
+    rec = {"pid": os.getpid(), "comm": comm, "opens": [], "sleeps": [],
+           "children": [{"pid": tid, "argv": ["hog"], "comm": "hog%d" % i, "status": 0}
+                        for i, tid in enumerate(tids)]}
+    with open(out_path, "w") as f:
+        json.dump(rec, f, indent=1)
+    return rec
+
+
+WORKLOADS = {"workload": workload, "contention": contention,
+             "contention-threads": contention_threads}
 
 
 # -- parsers ------------------------------------------------------------------------------
@@ -295,11 +354,23 @@ def compare(tools, parser="opensnoop", workload_argv=None, header_timeout=400, s
     """Run ``tools`` ({name: argv}) side by side over the workload; return a
     :class:`Comparison`.  Raises RuntimeError (with each tool's output) when a tool does
     not print its header within ``header_timeout`` seconds, unless its name is in
-    ``optional`` (then it is stopped and reports no events; header_seconds is None)."""
+    ``optional`` (then it is stopped and reports no events; header_seconds is None).
+    ``{pid}`` in a tool's argv: the workload's pid (it is started first, ``--armed``)."""
     parser = PARSERS[parser] if isinstance(parser, str) else parser
     t0 = time.monotonic()
     running = []
+    wl_proc = None
+    fd, out = tempfile.mkstemp(prefix="bcc-compare-", suffix=".json", dir="/tmp")
+    os.close(fd)
+    wl = list(workload_argv or [sys.executable, os.path.abspath(__file__), "workload"])
+    armed = any("{pid}" in a for argv in tools.values() for a in argv)
     try:
+        if armed:
+            wl_proc = subprocess.Popen(wl + [out, "--armed"], stdin=subprocess.PIPE,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                       text=True)
+            tools = {name: [a.replace("{pid}", str(wl_proc.pid)) for a in argv]
+                     for name, argv in tools.items()}
         for name, argv in tools.items():
             running.append(Tool(name, argv, parser, env))
         deadline = time.monotonic() + header_timeout
@@ -316,35 +387,42 @@ def compare(tools, parser="opensnoop", workload_argv=None, header_timeout=400, s
             raise HeaderTimeout("no header line from %s within %d s:\n%s" % (
                 ", ".join(t.name for t in late), header_timeout,
                 "\n".join(t.tail() for t in late)), exited)
-        fd, out = tempfile.mkstemp(prefix="bcc-compare-", suffix=".json", dir="/tmp")
-        os.close(fd)
-        wl = list(workload_argv or [sys.executable, os.path.abspath(__file__), "workload"])
-        r = subprocess.run(wl + [out], capture_output=True, text=True, timeout=300)
-        if r.returncode:
-            raise RuntimeError("workload failed (%d): %s" % (r.returncode, r.stderr))
+        if armed:
+            _, err = wl_proc.communicate("go\n", timeout=300)
+            rc = wl_proc.returncode
+        else:
+            r = subprocess.run(wl + [out], capture_output=True, text=True, timeout=300)
+            rc, err = r.returncode, r.stderr
+        if rc:
+            raise RuntimeError("workload failed (%d): %s" % (rc, err))
         with open(out) as f:
             rec = json.load(f)
-        os.unlink(out)
         time.sleep(settle)           # let the tools drain their buffers
     finally:
+        if wl_proc is not None and wl_proc.poll() is None:
+            wl_proc.kill()
+            wl_proc.wait()
         for t in running:
             t.stop()
+        if os.path.exists(out):
+            os.unlink(out)
     return Comparison(parser, running, rec, time.monotonic() - t0)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", help="opensnoop | runqslower | workload | contention")
+    ap.add_argument("what", help="opensnoop | runqslower | " + " | ".join(WORKLOADS))
     ap.add_argument("out", nargs="?", help="workload: where to write its JSON record")
+    ap.add_argument("--armed", action="store_true",
+                    help="workload: wait for a line on stdin before starting")
     ap.add_argument("--tool", action="append", default=[], metavar="NAME=CMDLINE")
     ap.add_argument("--header-timeout", type=float, default=400)
     ap.add_argument("--lat-tolerance-us", type=int, default=None)
     a = ap.parse_args(argv)
-    if a.what == "workload":
-        print(json.dumps(workload(a.out or "/dev/stdout")))
-        return 0
-    if a.what == "contention":
-        print(json.dumps(contention(a.out or "/dev/stdout")))
+    if a.what in WORKLOADS:
+        if a.armed:
+            sys.stdin.readline()
+        print(json.dumps(WORKLOADS[a.what](a.out or "/dev/stdout")))
         return 0
     tools = {}
     for spec in a.tool:
