@@ -201,8 +201,17 @@ def run(script, workdir=None, timeout=DEFAULT_TIMEOUT, cpus=2, memory="4G", kern
     with open(script_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     os.chmod(script_path, 0o755)
+    # Single-threaded TCG: with one host thread per vCPU (qemu's default), a vCPU can
+    # keep running a stale translation of kernel text that another vCPU has just
+    # patched back.  Attaching or detaching a tracepoint patches its static key in place
+    # (int3 first, text_poke_bp); when the stale copy still holds the int3 -- seen at
+    # __schedule+0x1bc after runqslower detached sched_switch -- the kernel's int3
+    # handler finds the breakpoint gone, rewinds, and both vCPUs loop on it forever:
+    # the guest "hangs" with no message.  Round-robin vCPUs on one thread never do.
     cmd = [vng, "--run", kernel, "--disable-kvm", "--user", "root", "--cpus", str(cpus),
-           "--memory", memory, "--rwdir", "/tmp", "--exec", "sh " + shlex.quote(script_path)]
+           "--memory", memory, "--rwdir", "/tmp",
+           "--qemu-opts=-accel tcg,thread=single",
+           "--exec", "sh " + shlex.quote(script_path)]
     path = os.path.dirname(vng) + os.pathsep + os.environ.get("PATH", "")
     henv = dict(os.environ, PATH=path)
     if verbose:
