@@ -123,7 +123,9 @@ def in_guest(runs, python):
         "mkdir -p $M/repo && cp -a %s $M/repo/" % " ".join(
             os.path.join(ROOT, d) for d in ("bcc_core", "tools", "bench")),
         "echo '== files in memory (tmpfs copies: what a page cache gives on a real machine)'",
-        "BCC_CORE_CACHE=$M/cache " + bench % "$M/repo",
+        # from the copy's directory: "python3 -c" puts the working directory first on
+        # sys.path, and the tools are found there before PYTHONPATH
+        "cd $M/repo && BCC_CORE_CACHE=$M/cache " + bench % "$M/repo",
     ]
     try:
         # one vCPU: with two (run round-robin on one host thread, see tests/guest.py)
