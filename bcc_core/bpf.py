@@ -41,7 +41,7 @@ from . import link as _link
 from . import map as _map
 from .errors import AttachError, BccCoreError, NotSupportedError
 from .table import PerfEventArray, Table
-from .utils import ArgString, _assert_is_bytes, _str, get_online_cpus, kernel_symbols
+from .utils import ArgString, _assert_is_bytes, _str, get_online_cpus
 
 _default_probe_limit = 1000
 _num_open_probes = 0        # kprobes + uprobes attached by all BPF objects
@@ -141,9 +141,10 @@ class SymbolCache(object):
     def __init__(self, pid):
         self.pid = pid
         if pid == -1:
+            from .symbols import kernel_symbols
             self._impl = kernel_symbols()
         else:
-            from .utils import ProcessSymbols
+            from .symbols import ProcessSymbols
             self._impl = ProcessSymbols(pid)
 
     def resolve(self, addr, demangle):
@@ -153,7 +154,7 @@ class SymbolCache(object):
         name = _assert_is_bytes(name)
         if self.pid == -1:
             return self._impl.address(name)
-        from .utils import elf_symbols, resolve_module
+        from .symbols import elf_symbols, resolve_module
         path = resolve_module(module, self.pid)
         if path is None:
             return -1
@@ -343,7 +344,7 @@ class BPF(object):
             first = e
         # the kernel cannot load some programs (no trampolines...): load the rest and
         # raise the reason when those programs are attached
-        from .elf import load_spec
+        from .spec import load_spec
         spec = load_spec(path, data)
         skip = {p.name: False for p in spec.programs
                 if p.sec_def is not None and p.sec_def.prog_type in (TRACING, LSM, EXT)}
@@ -799,13 +800,13 @@ class BPF(object):
 
     @classmethod
     def _check_path_symbol(cls, module, symname, addr, pid, sym_off=0):
-        from .utils import resolve_symbol
+        from .symbols import resolve_symbol
         path, off = resolve_symbol(module, symname, addr, pid, sym_off)
         return path.encode(), off
 
     @staticmethod
     def find_library(libname):
-        from .utils import find_library
+        from .symbols import find_library
         return find_library(libname)
 
     @staticmethod
@@ -1063,7 +1064,7 @@ class BPF(object):
     @staticmethod
     def get_user_functions_and_addresses(name, sym_re):
         """[(function name, address)] for the symbols of ``name`` matching ``sym_re``."""
-        from .utils import elf_symbols, resolve_module
+        from .symbols import elf_symbols, resolve_module
         import re
         pattern = re.compile(_assert_is_bytes(sym_re))
         path = resolve_module(name)

@@ -14,7 +14,7 @@ import json
 import sys
 
 from . import btf as _btf
-from . import elf as _elf
+from . import spec as _spec
 from . import relo as _relo
 from .errors import RelocationError
 
@@ -132,7 +132,7 @@ def _spec_of(local_btf, r):
 
 def run(obj_path, btf_paths=None):
     """[Report] for the object against each BTF path (None: the running kernel)."""
-    spec = _elf.load_spec(obj_path)
+    spec = _spec.load_spec(obj_path)
     local = _btf.BTF(spec.btf, where=obj_path + ":.BTF") if spec.btf else None
     has_relos = bool(spec.btf_ext and any(spec.btf_ext.core_relos.values()))
     out = []

@@ -6,7 +6,7 @@ import struct
 
 from . import _sys
 from . import btf as _btf
-from . import elf as _elf
+from . import spec as _spec
 from . import map as _map
 from . import prog as _prog
 from . import record as _record
@@ -131,7 +131,7 @@ class Object:
 
     def __init__(self, path=None, data=None, rodata=None, btf=None, kconfig=None,
                  autoload=None, load=True, spec=None, reuse_maps=None):
-        self.spec = spec or _elf.load_spec(path, data)
+        self.spec = spec or _spec.load_spec(path, data)
         self.path = path or self.spec.path
         self.name = self.spec.name
         self.rodata_config = dict(rodata or {})
@@ -390,7 +390,7 @@ class Object:
                 kname = ms.name
             ms_eff = ms
             if ms.kind != "map":
-                ms_eff = _elf.MapSpec(ms.name, ms.type, ms.key_size, ms.value_size,
+                ms_eff = _spec.MapSpec(ms.name, ms.type, ms.key_size, ms.value_size,
                                       ms.max_entries, ms.map_flags,
                                       btf_value_type_id=ms.sec_var_type if ms.kind != "kconfig"
                                       else 0)
@@ -474,11 +474,11 @@ class Object:
         ext = spec.btf_ext
         if ext is not None and any(ext.core_relos.values()):
             decisions = self._core_decisions(out)
-            from . import relo as _relo
+            from .relo_insn import patch
             for d in decisions:
                 buf = out[d.section]
                 cls = buf[8 * d.insn_idx] & 7 if 8 * d.insn_idx < len(buf) else None
-                _relo.patch(buf, d, where="%s: %s" % (self.path, d.section))
+                patch(buf, d, where="%s: %s" % (self.path, d.section))
                 # LDX/ST/STX whose field size changed badly are poisoned by patch() too
                 if d.poisoned or (d.fail_memsz_adjust and cls in (1, 2, 3)):
                     self._poison[(d.section, d.insn_idx)] = d
@@ -498,9 +498,11 @@ class Object:
         warm start neither parses the kernel's BTF nor runs the engine."""
         cpath = None
         if self.spec.key:
-            st = os.stat(_RELO_PY)   # an edited engine invalidates its decisions
+            # an edited engine invalidates its decisions
+            st, si = os.stat(_RELO_PY), os.stat(_RELO_INSN_PY)
             cpath = os.path.join(_btf.cache_dir(), "core-%x-%s-%s.%s" % (
-                int(st.st_mtime) ^ st.st_size, self.spec.key, self._kernel_key(),
+                int(st.st_mtime) ^ st.st_size ^ (int(si.st_mtime) ^ si.st_size) << 1,
+                self.spec.key, self._kernel_key(),
                 _record.FORMAT))
             try:
                 with open(cpath, "rb") as f:
@@ -789,6 +791,7 @@ class Object:
 
 _kfind_cache = {}
 _RELO_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "relo.py")
+_RELO_INSN_PY = os.path.join(os.path.dirname(_RELO_PY), "relo_insn.py")
 
 
 def _write_cache(path, blob):
