@@ -162,6 +162,8 @@ class _Parser:
         self.collect_data()
         self.collect_externs()
         self.collect_relocs()
+        if self.btf is not None:
+            spec.kernel_btf = btf_for_kernel(spec, self.btf)
         return spec
 
     # programs --------------------------------------------------------------------------
@@ -412,3 +414,56 @@ class _Parser:
                     sym["st_info"]["bind"], 0)
                 ps.relocs.append(Reloc(off // INSN_SZ, r["r_info_type"], sym.name, sec_name,
                                        sym["st_value"], st, sb, shndx))
+
+
+# -- BTF for the kernel ------------------------------------------------------------------
+def btf_for_kernel(spec, b):
+    """The object's BTF fixed up for the kernel as libbpf does when it opens an object:
+    DATASEC sizes and VAR offsets from the ELF, extern VARs made allocated, .ksyms turned
+    into a struct, extern FUNCs made global.  ``b`` is the object's parsed BTF."""
+    blob = bytearray(b.data)
+    int_id = None
+    head = struct.Struct("<II").unpack_from     # info, size/type of a type record
+    raw, type_offs, start = b.data, b._offs, b.start_id
+    for tid in range(1, b.nr_types):
+        pos = type_offs[tid - start]
+        info, size = head(raw, pos + 4)
+        kind = (info >> 24) & 0x1f      # only DATASECs need decoding
+        if kind == _btf.KIND_INT and size == 4 and int_id is None:
+            int_id = tid
+        if kind == _btf.KIND_FUNC and info & 0xffff == _btf.FUNC_EXTERN:
+            # kernels reject extern linkage in program BTF; libbpf makes it global
+            info = (_btf.KIND_FUNC << 24) | _btf.FUNC_GLOBAL
+            struct.pack_into("<I", blob, pos + 4, info)
+        if kind != _btf.KIND_DATASEC:
+            continue
+        t = b.type(tid)
+        if t.name == ".ksyms":
+            info = (_btf.KIND_STRUCT << 24) | t.vlen
+            struct.pack_into("<III", blob, pos, 0, info, 4 * t.vlen)
+            for i, (vtid, off, size) in enumerate(t.secinfo):
+                v = b.type(vtid)
+                struct.pack_into("<III", blob, pos + 12 + 12 * i, v.name_off,
+                                 int_id or 0, 32 * i)
+            continue
+        if t.name == ".kconfig":
+            m = next((m for m in spec.maps if m.name == ".kconfig"), None)
+            size = m.value_size if m else 0
+            offs = {e.name: e.data_off for e in spec.externs if e.kind == "kcfg"}
+        else:
+            size = spec.sec_sizes.get(t.name, t.size)
+            offs = {n: o for (s, n), o in spec.sym_offsets.items() if s == t.name}
+        struct.pack_into("<I", blob, pos + 8, size)
+        infos = []
+        for vtid, off, vsize in t.secinfo:
+            v = b.type(vtid)
+            if v.kind == _btf.KIND_VAR:
+                if v.linkage == _btf.VAR_GLOBAL_EXTERN:
+                    struct.pack_into("<I", blob, b._offs[vtid - b.start_id] + 12,
+                                     _btf.VAR_GLOBAL_ALLOCATED)
+                off = offs.get(v.name, off)
+            infos.append((off, vtid, vsize))
+        infos.sort()   # the kernel wants VARs in offset order
+        for i, (off, vtid, vsize) in enumerate(infos):
+            struct.pack_into("<III", blob, pos + 12 + 12 * i, vtid, off, vsize)
+    return bytes(blob)

@@ -13,7 +13,7 @@ from .errors import ELFError
 from .sec import attach_target
 
 DATA_KINDS = ("data", "rodata", "bss", "kconfig")
-SPEC_VERSION = 5
+SPEC_VERSION = 6
 _PARSER = os.path.join(os.path.dirname(__file__), "elf.py")
 
 
@@ -140,6 +140,7 @@ class ObjectSpec:
         self.kern_version = 0
         self.btf = None           # raw .BTF bytes
         self.btf_index = None     # its BTF.index_bytes(): a warm start skips the indexing
+        self.kernel_btf = None    # .BTF fixed up for BPF_BTF_LOAD (elf.btf_for_kernel)
         self.btf_ext = None       # BTFExt
         self.sections = {}        # name -> ProgSection
         self.programs = []        # [ProgramSpec] entry programs (sec_def set)
