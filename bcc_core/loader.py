@@ -457,10 +457,8 @@ class Object:
         cpath = None
         if self.spec.key:
             # an edited engine invalidates its decisions
-            st, si = os.stat(_RELO_PY), os.stat(_RELO_INSN_PY)
             cpath = os.path.join(_btf.cache_dir(), "core-%x-%s-%s.%s" % (
-                int(st.st_mtime) ^ st.st_size ^ (int(si.st_mtime) ^ si.st_size) << 1,
-                self.spec.key, self._kernel_key(),
+                _record.stamp(_RELO_PY, _RELO_INSN_PY), self.spec.key, self._kernel_key(),
                 _record.FORMAT))
             try:
                 with open(cpath, "rb") as f:

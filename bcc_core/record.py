@@ -12,10 +12,21 @@ loading revives those and leaves the plain data (instructions, line info) untouc
 The marshal format belongs to the interpreter version: callers put
 :data:`FORMAT` in their cache keys."""
 import marshal
+import os
 import sys
 
 FORMAT = "m%d%d" % sys.version_info[:2]
 _PREFIX = __name__.rsplit(".", 1)[0] + "."
+
+
+def stamp(*paths):
+    """A number that changes when any of ``paths`` (the source files whose code shapes a
+    cache's contents) is edited: cache keys include it, so stale entries are not read."""
+    h = 0
+    for i, p in enumerate(paths):
+        st = os.stat(p)
+        h ^= (int(st.st_mtime) ^ st.st_size) << i
+    return h
 
 
 def dumps(obj):

@@ -186,10 +186,8 @@ def load_spec(path=None, data=None, cache=True):
         spec.key = key
         return spec
     # a changed parser or data model invalidates the cached specs
-    st, sp = os.stat(_PARSER), os.stat(__file__)
     cpath = os.path.join(_btf.cache_dir(), "obj-%d-%x-%s.%s" % (
-        SPEC_VERSION, int(st.st_mtime) ^ st.st_size ^ (int(sp.st_mtime) ^ sp.st_size) << 1,
-        key, _record.FORMAT))
+        SPEC_VERSION, _record.stamp(_PARSER, __file__), key, _record.FORMAT))
     try:
         with open(cpath, "rb") as f:
             spec = _record.loads(f.read())

@@ -42,15 +42,28 @@ def test_plain_data_and_refusals():
         record.loads(record.dumps((..., "os:system", {}, ())))
 
 
-def test_warm_load_imports_no_pickle(tmp_path):
-    # (site hooks may import some of these first: only what loading adds counts)
-    code = ("import sys; before = set(sys.modules); from bcc_core import elf; "
-            "elf.load_spec(%r); "
-            "print(sorted(m for m in ('_pickle', 'pickle', 'functools', 'collections') "
+def test_warm_load_imports_no_pickle_parser_or_engine(tmp_path):
+    # a warm open+relocate+load of a CO-RE object (opensnoop's: CO-RE relocations,
+    # maps, rodata) reads its caches only.  Site hooks may import some of these
+    # first: only what loading adds counts.
+    code = ("import sys; before = set(sys.modules); from bcc_core.loader import Object; "
+            "Object(%r).close(); "
+            "print(sorted(m for m in ('_pickle', 'pickle', 'functools', 'collections', "
+            "'elftools', 'bcc_core.elf', 'bcc_core.relo', 'bcc_core.symbols') "
             "if m in sys.modules and m not in before))" % OBJ)
     env = dict(os.environ, BCC_CORE_CACHE=str(tmp_path), PYTHONPATH=ROOT)
     subprocess.run([sys.executable, "-c", code], check=True, env=env,
-                   capture_output=True)          # cold: parses and writes the cache
+                   capture_output=True)          # cold: parses and writes the caches
     out = subprocess.run([sys.executable, "-c", code], check=True, env=env,
                          capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_stamp_changes_with_any_source(tmp_path):
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("x = 1\n")
+    b.write_text("y = 2\n")
+    before = record.stamp(str(a), str(b))
+    assert record.stamp(str(a), str(b)) == before
+    b.write_text("y = 22\n")        # a different size: the stamp must move
+    assert record.stamp(str(a), str(b)) != before
