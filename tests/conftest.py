@@ -3,9 +3,17 @@ with a printed reason where the machine cannot run a test (never fake it)."""
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 
 import pytest
+
+# Tests stop the tools they start with SIGINT, as a user's Ctrl-C does.  A shell that
+# starts the run in the background (`bash .ci/run &`, nohup) leaves SIGINT ignored, and
+# an ignored disposition is inherited across exec: the tools would never see it and the
+# tests would wait forever.  A handled SIGINT is reset to the default in every child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGS = os.path.join(HERE, "progs")
