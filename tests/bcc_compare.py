@@ -16,11 +16,14 @@ moment, stops the tools with SIGINT and parses their output.  Events are restric
 the workload's process and its children, then compared as multisets; the workload's own
 record of its opens (fds, errnos) is checked against every tool.
 
-A tool's command line may contain ``{pid}``: then the workload is started first, waiting
-(``--armed``: it reads one line from stdin before doing anything), its pid is put in the
-tools' command lines (``runqslower -p {pid}``), and it is released once every tool has
-printed its header.  Tools that see only the workload cannot see each other: tools that
-trace everything feed back (see :func:`contention_threads`).
+The workload is started first and the tools only once it is armed (``--armed``: it says
+so, then reads one line from stdin before doing anything), so its interpreter's own
+start-up is over before any tool runs.  A tool's
+command line may contain ``{pid}``: the workload's pid (``runqslower -p {pid}``).  Tools
+that see only the workload cannot see each other: tools that trace everything feed back
+(see :func:`contention_threads`).  The workload is released ``ready`` seconds after the
+last header: BCC's tools print their header before they open their perf buffer, which
+takes a while under emulation, and events before that are lost to them.
 """
 import argparse
 import collections
@@ -350,12 +353,13 @@ class HeaderTimeout(RuntimeError):
 
 
 def compare(tools, parser="opensnoop", workload_argv=None, header_timeout=400, settle=3.0,
-            env=None, optional=()):
+            env=None, optional=(), ready=2.0):
     """Run ``tools`` ({name: argv}) side by side over the workload; return a
     :class:`Comparison`.  Raises RuntimeError (with each tool's output) when a tool does
     not print its header within ``header_timeout`` seconds, unless its name is in
     ``optional`` (then it is stopped and reports no events; header_seconds is None).
-    ``{pid}`` in a tool's argv: the workload's pid (it is started first, ``--armed``)."""
+    ``{pid}`` in a tool's argv: the workload's pid (it is started first, ``--armed``, and
+    released ``ready`` seconds after the last header)."""
     parser = PARSERS[parser] if isinstance(parser, str) else parser
     t0 = time.monotonic()
     running = []
@@ -363,14 +367,14 @@ def compare(tools, parser="opensnoop", workload_argv=None, header_timeout=400, s
     fd, out = tempfile.mkstemp(prefix="bcc-compare-", suffix=".json", dir="/tmp")
     os.close(fd)
     wl = list(workload_argv or [sys.executable, os.path.abspath(__file__), "workload"])
-    armed = any("{pid}" in a for argv in tools.values() for a in argv)
     try:
-        if armed:
-            wl_proc = subprocess.Popen(wl + [out, "--armed"], stdin=subprocess.PIPE,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                       text=True)
-            tools = {name: [a.replace("{pid}", str(wl_proc.pid)) for a in argv]
-                     for name, argv in tools.items()}
+        wl_proc = subprocess.Popen(wl + [out, "--armed"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        if wl_proc.stdout.readline().strip() != "armed":    # start-up done: no tool sees it
+            raise RuntimeError("workload did not start: %s" % wl_proc.communicate()[1])
+        tools = {name: [a.replace("{pid}", str(wl_proc.pid)) for a in argv]
+                 for name, argv in tools.items()}
         for name, argv in tools.items():
             running.append(Tool(name, argv, parser, env))
         deadline = time.monotonic() + header_timeout
@@ -387,12 +391,9 @@ def compare(tools, parser="opensnoop", workload_argv=None, header_timeout=400, s
             raise HeaderTimeout("no header line from %s within %d s:\n%s" % (
                 ", ".join(t.name for t in late), header_timeout,
                 "\n".join(t.tail() for t in late)), exited)
-        if armed:
-            _, err = wl_proc.communicate("go\n", timeout=300)
-            rc = wl_proc.returncode
-        else:
-            r = subprocess.run(wl + [out], capture_output=True, text=True, timeout=300)
-            rc, err = r.returncode, r.stderr
+        time.sleep(ready)
+        _, err = wl_proc.communicate("go\n", timeout=300)
+        rc = wl_proc.returncode
         if rc:
             raise RuntimeError("workload failed (%d): %s" % (rc, err))
         with open(out) as f:
@@ -421,6 +422,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.what in WORKLOADS:
         if a.armed:
+            print("armed", flush=True)      # the interpreter's own start is over
             sys.stdin.readline()
         print(json.dumps(WORKLOADS[a.what](a.out or "/dev/stdout")))
         return 0
