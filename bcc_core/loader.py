@@ -286,15 +286,6 @@ class Object:
             data[:] = self._kconfig_data
         return bytes(data)
 
-    def _kernel_btf_blob(self):
-        """The object's BTF as the kernel takes it: fixed up when the object was parsed
-        (see :func:`bcc_core.elf.btf_for_kernel`) and cached with its spec."""
-        blob = getattr(self.spec, "kernel_btf", None)
-        if blob is None:
-            from .elf import btf_for_kernel
-            blob = btf_for_kernel(self.spec, self.btf)
-        return blob
-
     # -- load ------------------------------------------------------------------------------
     def load(self):
         self._new_pins = []
@@ -318,7 +309,8 @@ class Object:
             self._kconfig_data = _kconfig.fill(self.spec, self.btf, self.kconfig_overrides)
         if self.btf is not None:
             try:
-                self.btf_fd = load_btf(self._kernel_btf_blob(), self.path)
+                # fixed up for the kernel when parsed (elf.btf_for_kernel), cached with the spec
+                self.btf_fd = load_btf(self.spec.kernel_btf, self.path)
             except BTFError:
                 if any(p.sec_def.flags & ATTACH_BTF for p in spec.programs):
                     raise

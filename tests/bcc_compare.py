@@ -18,10 +18,9 @@ record of its opens (fds, errnos) is checked against every tool.
 
 The workload is started first and the tools only once it is armed (``--armed``: it says
 so, then reads one line from stdin before doing anything), so its interpreter's own
-start-up is over before any tool runs.  A tool's
-command line may contain ``{pid}``: the workload's pid (``runqslower -p {pid}``).  Tools
-that see only the workload cannot see each other: tools that trace everything feed back
-(see :func:`contention_threads`).  The workload is released ``ready`` seconds after the
+start-up is over before any tool runs.  A tool's command line may contain ``{pid}``: the
+workload's pid (``runqslower -p {pid}``).  Tools that see only the workload cannot see
+each other: tools that trace everything feed back (see :func:`contention_threads`).  The workload is released ``ready`` seconds after the
 last header: BCC's tools print their header before they open their perf buffer, which
 takes a while under emulation, and events before that are lost to them.
 """

@@ -112,7 +112,7 @@ def _exercise(data):
     if o.btf is not None:
         for t in o.btf.types():
             o.btf.type_str(t.id)
-        o._kernel_btf_blob()
+        assert spec.kernel_btf is not None   # the BTF fix-up for the kernel ran
     for m in o._data_specs.values():
         o._datasec_vars(m)
 
