@@ -20,7 +20,9 @@ programs the kernel cannot load are then deferred and the error is raised when t
 attached.
 
 ``event(data)`` on perf/ring buffer tables decodes records as a C struct of the object's
-BTF.  BCC learns that struct from the C source; a compiled object only has it in BTF when
+BTF, into a record whose fields read as BCC's ctypes fields do (see
+:mod:`bcc_core.struct_view`; a ctypes type given to ``event_types`` or
+``set_event_type`` is used as it is).  BCC learns that struct from the C source; a compiled object only has it in BTF when
 something references it, e.g. ``struct event *unused_event __attribute__((unused));``.
 The struct is found by name: explicit ``event_types={"events": "event"}`` (or
 ``table.set_event_type(...)``), else the first unique match among struct names derived
@@ -29,7 +31,6 @@ from the map name (``events`` -> ``event``, ``events_t``...), then ``event``, ``
 global ``unused*`` pointer points to.
 """
 import atexit
-import ctypes as ct
 import errno
 import fcntl
 import os
@@ -40,7 +41,7 @@ from . import features as _features
 from . import link as _link
 from . import map as _map
 from .errors import AttachError, BccCoreError, NotSupportedError
-from .table import PerfEventArray, Table
+from .table import PerfEventArray, Table, ct     # ct: ctypes, imported when first used
 from .utils import ArgString, _assert_is_bytes, _str, get_online_cpus
 
 _default_probe_limit = 1000
@@ -170,6 +171,19 @@ _KERNEL_STRUCT_PREFIXES = ("trace_event_raw_", "trace_entry", "bpf_", "perf_", "
                            "task_struct", "sk_buff")
 
 
+class _class_attr_once(object):
+    """A class attribute computed on first use (ctypes types: ctypes is imported only
+    by what needs it), then stored on the class in place of this descriptor."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def __get__(self, obj, cls):
+        value = self.make()
+        setattr(cls, self.make.__name__, value)
+        return value
+
+
 def _is_elf(data):
     return isinstance(data, (bytes, bytearray)) and bytes(data[:4]) == b"\x7fELF"
 
@@ -198,8 +212,10 @@ class BPF(object):
 
     CLOCK_MONOTONIC = 1         # clockid of linux/time.h
 
-    class timespec(ct.Structure):
-        _fields_ = [('tv_sec', ct.c_long), ('tv_nsec', ct.c_long)]
+    @_class_attr_once
+    def timespec():
+        return type("timespec", (ct.Structure,),
+                    {"_fields_": [('tv_sec', ct.c_long), ('tv_nsec', ct.c_long)]})
 
     @classmethod
     def monotonic_time(cls):
@@ -403,19 +419,18 @@ class BPF(object):
         raise NotSupportedError("decode_table is not supported by bcc-core")
 
     # C type names as BCC's table type descriptions spell them -> ctypes types
-    str2ctype = dict(
-        [(u"_Bool", ct.c_bool), (u"char", ct.c_char), (u"wchar_t", ct.c_wchar)]
-        + [(u"unsigned " * unsigned + name, typ)
-           for name, pair in ((u"char", (ct.c_byte, ct.c_ubyte)),
-                              (u"short", (ct.c_short, ct.c_ushort)),
-                              (u"int", (ct.c_int, ct.c_uint)),
-                              (u"long", (ct.c_long, ct.c_ulong)),
-                              (u"long long", (ct.c_longlong, ct.c_ulonglong)),
-                              (u"__int128", (ct.c_int64 * 2, ct.c_uint64 * 2)))
-           for unsigned, typ in enumerate(pair)
-           if (name, unsigned) != (u"char", 0)]
-        + [(u"float", ct.c_float), (u"double", ct.c_double),
-           (u"long double", ct.c_longdouble)])
+    @_class_attr_once
+    def str2ctype():
+        pairs = ((u"char", (ct.c_byte, ct.c_ubyte)), (u"short", (ct.c_short, ct.c_ushort)),
+                 (u"int", (ct.c_int, ct.c_uint)), (u"long", (ct.c_long, ct.c_ulong)),
+                 (u"long long", (ct.c_longlong, ct.c_ulonglong)),
+                 (u"__int128", (ct.c_int64 * 2, ct.c_uint64 * 2)))
+        return dict(
+            [(u"_Bool", ct.c_bool), (u"char", ct.c_char), (u"wchar_t", ct.c_wchar)]
+            + [(u"unsigned " * unsigned + name, typ) for name, pair in pairs
+               for unsigned, typ in enumerate(pair) if (name, unsigned) != (u"char", 0)]
+            + [(u"float", ct.c_float), (u"double", ct.c_double),
+               (u"long double", ct.c_longdouble)])
 
     # -- tables ------------------------------------------------------------------------
     def _btf_ctype(self, m, tid, size):
@@ -434,7 +449,7 @@ class BPF(object):
         t = m.type
         if t in (_map.PERF_EVENT_ARRAY, _map.RINGBUF, _map.CGROUP_ARRAY, _map.PROG_ARRAY,
                  _map.ARRAY_OF_MAPS, _map.HASH_OF_MAPS):
-            return ct.c_int, ct.c_int
+            return "c_int", "c_int"         # resolved by the table when first used
         if t == _map.STACK_TRACE:
             key = ct.c_int
             if m.map_flags & (1 << 5):     # BPF_F_STACK_BUILD_ID
@@ -488,9 +503,9 @@ class BPF(object):
                                       _str(key) in self._obj.maps)
 
     def _event_class_for(self, table, name=None):
-        """The ctypes type of the records of a perf/ring buffer table (see module doc)."""
+        """The record class of a perf/ring buffer table's records (see module doc)."""
         from . import btf as _btf
-        from .ctypes_btf import ctype_for
+        from .struct_view import record_for
         mname = table._name
         want = name if name is not None else self._event_types.get(mname)
         if want is not None and not isinstance(want, (str, bytes)):
@@ -517,7 +532,7 @@ class BPF(object):
             want = _str(want)
             for n in (want, want.replace("struct ", "")):
                 if n in structs:
-                    return ctype_for(b, structs[n])
+                    return record_for(b, structs[n])
             raise Exception("no struct '%s' in the BTF of the object (it has: %s)"
                             % (want, ", ".join(sorted(structs)) or "none"))
         sing = mname[:-1] if mname.endswith("s") else mname
@@ -526,13 +541,13 @@ class BPF(object):
         for tier in tiers:
             found = [n for n in dict.fromkeys(tier) if n in structs]
             if found:
-                return ctype_for(b, structs[found[0]])
+                return record_for(b, structs[found[0]])
         own = [n for n in structs if not n.startswith(_KERNEL_STRUCT_PREFIXES)]
         found = [n for n in own if n.endswith(("_event", "_event_t", "_data_t"))]
         if len(found) == 1:
-            return ctype_for(b, structs[found[0]])
+            return record_for(b, structs[found[0]])
         if len(set(ptr_targets)) == 1:
-            return ctype_for(b, ptr_targets[0])
+            return record_for(b, ptr_targets[0])
         raise Exception(
             "cannot tell which struct the records of '%s' are%s: declare one in the "
             "BPF C so that it is in BTF (e.g. `struct event *unused_event "

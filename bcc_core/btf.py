@@ -408,14 +408,17 @@ class BTF:
                 return 1
         return 1
 
-    def type_str(self, tid):
+    def type_str(self, tid, _depth=0):
         """A short C-like spelling of a type, for messages: 'struct task_struct'."""
+        if _depth > 64:         # corrupt BTF: pointers/arrays/modifiers in a loop
+            raise BTFError("type #%d: a loop of pointer, array or modifier types"
+                           % tid, self.where)
         t = self.type(tid)
         k = t.kind
         if k == KIND_UNKN:
             return "void"
         if k == KIND_PTR:
-            return self.type_str(t.type) + " *"
+            return self.type_str(t.type, _depth + 1) + " *"
         if k == KIND_STRUCT:
             return "struct " + (t.name or "(anon)")
         if k == KIND_UNION:
@@ -425,10 +428,10 @@ class BTF:
         if k == KIND_FWD:
             return ("union " if t.kflag else "struct ") + t.name
         if k == KIND_ARRAY:
-            return "%s[%d]" % (self.type_str(t.elem_type), t.nelems)
+            return "%s[%d]" % (self.type_str(t.elem_type, _depth + 1), t.nelems)
         if k in _CV:
             return KIND_NAMES[k].lower().replace("type_tag", "tag") + " " + \
-                self.type_str(t.type)
+                self.type_str(t.type, _depth + 1)
         if k == KIND_FUNC_PROTO:
             return "func_proto"
         return t.name or KIND_NAMES[k].lower()

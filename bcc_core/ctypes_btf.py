@@ -80,6 +80,7 @@ class TypeConverter:
         base = ct.Union if t.kind == _btf.KIND_UNION else ct.Structure
         name = t.name or "anon"
         fields, anon, layout = [], [], []
+        gapped, end, npad = [], 0, 0    # gapped: fields with C's unnamed pad bitfields
         for i, m in enumerate(t.members):
             mname = m.name
             if not mname:
@@ -88,13 +89,27 @@ class TypeConverter:
             ctyp = self.ctype(m.type)
             if m.bitfield_size:
                 ctyp = self._bitfield_base(m.type)
-                fields.append((mname, ctyp, m.bitfield_size))
+                f = (mname, ctyp, m.bitfield_size)
+                # BTF has no members for unnamed bitfields (`int :13`): put them back
+                if base is ct.Structure and m.bit_offset > end:
+                    gap = m.bit_offset - end
+                    if gap < ct.sizeof(ctyp) * 8:
+                        gapped.append(("__pad_bits_%d" % npad, ctyp, gap))
+                        npad += 1
+                end = m.bit_offset + m.bitfield_size
             else:
-                fields.append((mname, ctyp))
+                f = (mname, ctyp)
+                end = m.bit_offset + ct.sizeof(ctyp) * 8
+            fields.append(f)
+            gapped.append(f)
             layout.append((mname, m.bit_offset, m.bitfield_size))
         cls = self._make(base, name, fields, anon)
         if self._matches(cls, t, layout):
             return cls
+        if npad:
+            cls = self._make(base, name, gapped, anon)
+            if self._matches(cls, t, layout):
+                return cls
         # natural layout differs (packed struct, odd alignment): pack and pad explicitly
         return self._packed(base, name, t, fields, anon)
 
@@ -120,9 +135,7 @@ class TypeConverter:
         if ct.sizeof(cls) != t.size:
             return False
         for mname, bit_off, bits in layout:
-            if bits:
-                continue            # ctypes places bitfields like GCC/clang; size checked
-            if getattr(cls, mname).offset * 8 != bit_off:
+            if _bit_offset(getattr(cls, mname), bits) != bit_off:
                 return False
         return True
 
@@ -155,6 +168,16 @@ class TypeConverter:
         if t.size > pos:
             out.append(("__pad_%d" % npad, ct.c_ubyte * (t.size - pos)))
         return self._make(base, name, out, anon, pack=1)
+
+
+def _bit_offset(field, bits):
+    """The bit offset of a ctypes field descriptor in its structure."""
+    if not bits:
+        return field.offset * 8
+    b = getattr(field, "bit_offset", None)      # Python >= 3.14
+    if b is None:
+        b = field.size & 0xffff                  # older: (bit size << 16) | bit offset
+    return field.offset * 8 + b
 
 
 def sized_int(size, signed=False):

@@ -116,11 +116,13 @@ class PerfBuffer(EpollReader):
 
     def read_batch(self, max_records=None):
         """All pending samples as a list of (cpu, bytes), bypassing the callback."""
-        import ctypes
+        from . import _sys
         out = []
         saved = self.callback
         if self.addresses:
-            self.callback = lambda cpu, addr, n: out.append((cpu, ctypes.string_at(addr, n)))
+            ffi = _sys.ffi
+            self.callback = lambda cpu, addr, n: out.append(
+                (cpu, ffi.buffer(ffi.cast("char *", addr), n)[:]))
         else:
             self.callback = lambda cpu, data: out.append((cpu, data))
         try:
@@ -134,12 +136,13 @@ class PerfBuffer(EpollReader):
         buffer first when the callback takes addresses."""
         if not self.addresses:
             return self.callback(cpu, data)
-        import ctypes
+        from . import _sys
+        ffi = _sys.ffi
         n = len(data)
-        if self._scratch is None or len(self._scratch) < n:
-            self._scratch = ctypes.create_string_buffer(max(n, 256))
-        ctypes.memmove(self._scratch, data, n)
-        return self.callback(cpu, ctypes.addressof(self._scratch), n)
+        if self._scratch is None or ffi.sizeof(self._scratch) < n:
+            self._scratch = ffi.new("char[]", max(n, 256))
+        ffi.memmove(self._scratch, data, n)
+        return self.callback(cpu, int(ffi.cast("uintptr_t", self._scratch)), n)
 
     def _drain(self, r):
         mm = r.mm

@@ -4,9 +4,10 @@
 """BCC's table classes on top of :class:`bcc_core.map.Map`.
 
 Keys and values are ctypes objects (``table.Key``/``table.Leaf``), generated from the
-object's BTF (see :mod:`bcc_core.ctypes_btf`) unless given to ``BPF.get_table``.
+object's BTF (see :mod:`bcc_core.ctypes_btf`) unless given to ``BPF.get_table``.  Perf
+and ring buffer tables need no ctypes: their records are decoded by
+:mod:`bcc_core.struct_view`, and ctypes is imported the first time something uses it.
 """
-import ctypes as ct
 import errno
 import math
 import os
@@ -24,6 +25,19 @@ except ImportError:     # not CPython
 from . import map as _map
 from .errors import BccCoreError
 from .utils import get_online_cpus
+
+
+class _Ctypes(object):
+    """The ctypes module, imported when first used (about a tenth of the start-up of
+    a tool that only reads events, which never uses it)."""
+
+    def __getattr__(self, name):
+        import ctypes
+        self.__dict__.update(vars(ctypes))     # from now on: plain attribute lookups
+        return getattr(ctypes, name)
+
+
+ct = _Ctypes()
 
 # enum bpf_map_type of include/uapi/linux/bpf.h, numbered from 1.  The module gets one
 # BPF_MAP_TYPE_<NAME> constant per entry; map_type_name maps a number back to <NAME>.
@@ -195,6 +209,30 @@ class TableBase(MutableMapping):
         self.Key = keytype
         self._cbs = {}
         self._name = name if name is not None else map.name
+
+    # Key and Leaf may be given as the name of a ctypes type ("c_int": perf and ring
+    # buffer tables), resolved when first used
+    @property
+    def Key(self):
+        k = self._Key
+        if type(k) is str:
+            k = self._Key = getattr(ct, k)
+        return k
+
+    @Key.setter
+    def Key(self, value):
+        self._Key = value
+
+    @property
+    def Leaf(self):
+        v = self._Leaf
+        if type(v) is str:
+            v = self._Leaf = getattr(ct, v)
+        return v
+
+    @Leaf.setter
+    def Leaf(self, value):
+        self._Leaf = value
 
     def get_fd(self):
         """The map's file descriptor."""
@@ -632,10 +670,14 @@ class _EventDecoder(object):
             cls = self._event_class = self.bpf._event_class_for(self)
         if type(data) is int and data:  # what callbacks get: the record's address
             return cls.from_address(data)
-        return ct.cast(data, ct.POINTER(cls)).contents
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            return cls.from_buffer_copy(data)
+        return cls.from_address(ct.cast(data, ct.c_void_p).value)   # a ctypes pointer
 
     def set_event_type(self, cls):
-        """Decode event(data) as ``cls`` (a ctypes type or a struct name in the BTF)."""
+        """Decode event(data) as ``cls``: a struct name in the BTF (a
+        :mod:`bcc_core.struct_view` record) or a ctypes type (a ctypes structure at the
+        record's address, as BCC's event() returns)."""
         if isinstance(cls, (str, bytes)):
             cls = self.bpf._event_class_for(self, cls)
         self._event_class = cls
@@ -668,7 +710,7 @@ class PerfEventArray(_EventDecoder, TableBase):
         return ArrayBase.Iter(self, self.Key)
 
     def __delitem__(self, key):
-        if isinstance(key, ct._SimpleCData):
+        if not isinstance(key, int):     # a ctypes int
             key = key.value
         if key not in self._open_key_fds:
             return

@@ -15,6 +15,18 @@ import pytest
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+# The fuzz tests (hypothesis) draw the same examples on every run, so that a run's result
+# depends on the code alone; BCC_CORE_FUZZ=random explores new examples instead.
+try:
+    from hypothesis import settings as _hsettings
+except ImportError:
+    pass
+else:
+    _hsettings.register_profile("fixed", derandomize=True, database=None)
+    _hsettings.register_profile("random")
+    _hsettings.load_profile("random" if os.environ.get("BCC_CORE_FUZZ") == "random"
+                            else "fixed")
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGS = os.path.join(HERE, "progs")
 BUILD = os.environ.get("BCC_CORE_TEST_BUILD") or os.path.join(HERE, ".build")

@@ -259,10 +259,15 @@ def pytest_script(args=(), junit=None, python=None, budget=None):
     python = python or sys.executable
     # --capture=sys: fd capture keeps an unlinked temp file, which the guest's shared
     # /tmp (9p) cannot truncate; hypothesis and benchmark plugins only slow start-up;
-    # guestlib is the session's plugin (test order, timing lines, the time budget)
+    # guestlib is the session's plugin (test order, timing lines, the time budget, and
+    # the traceback of a test still running when the budget ends).  No
+    # faulthandler_timeout: its watchdog thread walks the frames of running threads
+    # without the GIL, and CPython 3.11 can crash doing so (python/cpython#116008): a
+    # slow BCC start (> 300 s when six tools compile at once) then killed the session
+    # with SIGSEGV mid-dump, and every test after it "did not run in the guest".
     cmd = [python, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
            "-p", "no:benchmark", "-p", "guestlib", "--capture=sys", "-rA", "-v",
-           "-o", "console_output_style=classic", "-o", "faulthandler_timeout=300"]
+           "-o", "console_output_style=classic"]
     if junit:
         cmd += ["--junitxml", junit]
     cmd += list(args) or [os.path.join(HERE, "guest_tests")]

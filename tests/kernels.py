@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("BCC_CORE_TEST_BUILD") or os.path.join(HERE, ".build")
@@ -108,7 +109,7 @@ def decompress_bzimage(data):
                         out = gzip.GzipFile(fileobj=io.BytesIO(blob[pos:])).read()
                     else:
                         out = _unzstd(blob[pos:])
-                except (lzma.LZMAError, OSError, EOFError, ValueError):
+                except (lzma.LZMAError, zlib.error, OSError, EOFError, ValueError):
                     out = b""
                 if out[:4] == b"\x7fELF":
                     return out

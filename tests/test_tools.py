@@ -39,10 +39,11 @@ def test_shipped_objects_match_sources():
 class Tool:
     """A tool subprocess; lines are collected until stop()."""
 
-    def __init__(self, name, *args):
+    def __init__(self, name, *args, pyflags=()):
         need_root()
         env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
-        self.p = subprocess.Popen([sys.executable, "-m", "bcc_core.tools." + name, *args],
+        self.p = subprocess.Popen([sys.executable, *pyflags, "-m", "bcc_core.tools." + name,
+                                   *args],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                                   cwd=ROOT, text=True)
         self.lines = []
@@ -106,8 +107,16 @@ def _events(lines, d):
     return [l for l in lines if d in l]
 
 
+def _imported(err):
+    """Module names a ``-X importtime`` run printed to stderr."""
+    return {l.rsplit("|", 1)[1].strip() for l in err.splitlines()
+            if l.startswith("import time:") and "|" in l}
+
+
 def test_opensnoop_reports_workload(files):
-    t = Tool("opensnoop")
+    # -X importtime: events are decoded without ctypes (bcc_core.struct_view), so a
+    # tool that only reads events never imports it (a tenth of its start-up)
+    t = Tool("opensnoop", pyflags=("-X", "importtime"))
     hdr = t.wait_for("PATH")
     assert hdr.split() == ["PID", "COMM", "FD", "ERR", "PATH"]
     names = ["a", "b", "missing1", "c", "missing2"]
@@ -121,6 +130,8 @@ def test_opensnoop_reports_workload(files):
     assert "Traceback" not in t.err, t.err
     ev = _events(t.lines, files)
     assert [l.split()[-1] for l in ev] == [os.path.join(files, n) for n in names]
+    mods = _imported(t.err)
+    assert "bcc_core.struct_view" in mods and "ctypes" not in mods
     for l, n in zip(ev, names):
         pid, comm, fd, err, path = l.split()
         assert int(pid) == wl.pid
@@ -221,7 +232,7 @@ def _contention(seconds=1.5):
 
 
 def test_runqslower_reports_contention():
-    t = Tool("runqslower", "1000")
+    t = Tool("runqslower", "1000", pyflags=("-X", "importtime"))
     t.wait_for("LAT")
     assert t.lines[0] == "Tracing run queue latency higher than 1000 us"
     assert t.lines[1].split() == ["TIME", "COMM", "TID", "LAT(us)"]
@@ -233,6 +244,8 @@ def test_runqslower_reports_contention():
     ev = [l.split() for l in t.lines[2:] if l.strip()]
     mine = [e for e in ev if int(e[2]) in pids]
     assert mine, t.lines[-20:]
+    mods = _imported(t.err)
+    assert "bcc_core.struct_view" in mods and "ctypes" not in mods
     for e in mine:
         assert re.match(r"^\d\d:\d\d:\d\d$", e[0])
         assert e[1].startswith("python")

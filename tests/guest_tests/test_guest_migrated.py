@@ -32,7 +32,7 @@ import guestlib
 from bcc_compare import Tool
 
 pytestmark = guestlib.only_in_guest
-GUEST_COST = "bcc"          # guestlib runs this module after the cheap ones
+GUEST_COST = "bcc-many"     # guestlib runs this module last: six BCC compiles
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIGRATED = os.path.join(REPO, "examples", "migrated")
@@ -189,6 +189,7 @@ def run():
                     BCC_CORE_PREBUILT_INDEX=guestlib.obj_path("migrated_index"))
     args = tool_args(wl.pid)
     procs = {}
+    not_up = {}                 # tool -> why it is not compared
     t0 = time.monotonic()
     try:
         for t in tools:
@@ -204,12 +205,25 @@ def run():
         if dead:
             pytest.fail("tools exited before their header:\n" +
                         "\n".join(p.tail() for p in dead))
-        late = [p for p in procs.values() if p.header_at is None]
-        if late and wait < 900:
-            guestlib.skip_for_budget("the start of %s" % ", ".join(p.name for p in late),
-                                     wait)
+        late = [p for (impl, _), p in procs.items() if impl == "bcc-core" and
+                p.header_at is None]
         if late:
-            pytest.fail("no header in %d s:\n" % wait + "\n".join(p.tail() for p in late))
+            pytest.fail("no header from bcc-core's tools in %d s:\n" % wait +
+                        "\n".join(p.tail() for p in late))
+        # BCC's tools compile C, each for 40-170 s of CPU under emulation (it depends on
+        # the machine), six at once: on a slow machine some are not up when the wait is
+        # over.  Those are stopped (freeing the CPU), and their comparisons skip saying
+        # so; the others go on.
+        for t in tools:
+            if procs[("bcc", t)].header_at is None:
+                not_up[t] = ("%s-bpfcc did not print its header within %.0f s (six BCC "
+                             "tools compiling at once in the emulated guest; %.0f s since "
+                             "boot): not compared on this machine" % (t, wait,
+                                                                      guestlib.uptime()))
+                for impl in ("bcc", "bcc-core"):
+                    procs.pop((impl, t)).stop(timeout=10)
+        if len(not_up) == len(tools):
+            guestlib.skip_for_budget("the start of every BCC tool", wait)
         os.write(go_w, b"g")
         wl.wait(300)
         time.sleep(2)                          # let the tools drain
@@ -230,10 +244,12 @@ def run():
     print("\nmigrated tools vs BCC: headers after %s" % {
         p.name: None if p.header_at is None else round(p.header_at, 1)
         for p in procs.values()})
-    return {"rec": rec, "procs": procs}
+    return {"rec": rec, "procs": procs, "not_up": not_up}
 
 
 def _out(run, impl, tool):
+    if tool in run["not_up"]:
+        pytest.skip(run["not_up"][tool])
     return run["procs"][(impl, tool)].lines
 
 

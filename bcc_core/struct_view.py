@@ -1,0 +1,289 @@
+"""BTF structs -> record classes decoded with :mod:`struct`, for ``event()``.
+
+A record class is generated from the BPF object's BTF for the struct a program submits
+to a perf or ring buffer.  An instance holds a copy of the record's bytes and decodes a
+field when it is read, with the values BCC's ctypes classes give for the same C types:
+
+- integers, enums, ``_Bool`` (bool), ``float``/``double``: Python numbers; ``char``: a
+  one-byte ``bytes``; pointers: an int, or None for NULL (as ctypes' ``c_void_p``);
+  bitfields: the field's bits, sign-extended when the type is signed;
+- ``char`` arrays: ``bytes`` up to the first NUL (as a ctypes ``c_char`` array field);
+- other arrays of scalars: a read-only ``memoryview`` of the elements (indexing, len,
+  iteration, and the buffer protocol: ``inet_ntop(AF_INET6, event.daddr)`` works as it
+  does with ctypes arrays); 128-bit integers read as two 64-bit words, as BCC's
+  ``c_uint64 * 2``; arrays of structs (or of arrays): tuples;
+- nested structs and unions: records; anonymous members' fields are the parent's own
+  (as ctypes ``_anonymous_``).
+
+Unlike a ctypes structure made ``from_address``, a record does not alias the ring: it
+can be kept after the callback returns.  Nothing here imports ctypes, which is a tenth
+of a small tool's start-up.  A program that needs ctypes objects (``ct.sizeof(event)``,
+``ct.addressof``) names a ctypes type with ``set_event_type(cls)`` or ``event_types``.
+"""
+import struct as _struct
+
+from . import _sys
+from . import btf as _btf
+
+_cast, _unpack, _charp = _sys.ffi.cast, _sys.ffi.unpack, _sys.ffi.typeof("char *")
+_new = object.__new__
+
+# (size, signed) -> struct format character ("=" order: native, no alignment padding)
+_INT_CODES = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
+              (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
+
+
+class Record(object):
+    """Base of the generated record classes: ``_rec_size`` bytes, fields as properties."""
+    __slots__ = ("_rec_raw",)
+    _rec_size = 0
+    _rec_fields = ()
+
+    def __init__(self, raw=None):
+        if raw is None:
+            raw = bytes(self._rec_size)
+        elif len(raw) < self._rec_size:     # a short record: the rest reads as zeros
+            raw = bytes(raw) + bytes(self._rec_size - len(raw))
+        self._rec_raw = raw
+
+    @classmethod
+    def from_buffer_copy(cls, data, offset=0):
+        """A record from the bytes of ``data`` (any bytes-like object) at ``offset``."""
+        return cls(bytes(memoryview(data)[offset:offset + cls._rec_size]))
+
+    @classmethod
+    def from_address(cls, address):
+        """A record copied from memory at ``address`` (what event callbacks get)."""
+        r = _new(cls)
+        r._rec_raw = _unpack(_cast(_charp, address), cls._rec_size)
+        return r
+
+    def __bytes__(self):
+        return bytes(self._rec_raw[:self._rec_size])
+
+    def __eq__(self, other):
+        return type(other) is type(self) and bytes(self) == bytes(other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None
+
+    def __repr__(self):
+        return "%s(%s)" % (type(self).__name__, ", ".join(
+            "%s=%r" % (n, getattr(self, n)) for n in self._rec_fields))
+
+
+def _getter_scalar(code, off):
+    unpack = _struct.Struct("=" + code).unpack_from
+
+    def get(self):
+        return unpack(self._rec_raw, off)[0]
+    return get
+
+
+def _getter_pointer(off):
+    unpack = _struct.Struct("=Q").unpack_from
+
+    def get(self):
+        return unpack(self._rec_raw, off)[0] or None
+    return get
+
+
+def _getter_chars(off, n):
+    end = off + n
+
+    def get(self):
+        s = self._rec_raw[off:end]
+        i = s.find(b"\0")
+        return s if i < 0 else s[:i]
+    return get
+
+
+def _getter_array(code, off, nbytes):
+    end = off + nbytes
+
+    def get(self):
+        return memoryview(self._rec_raw)[off:end].cast(code)
+    return get
+
+
+def _getter_records(cls, off, n, stride):
+    def get(self):
+        raw = self._rec_raw
+        return tuple(cls(raw[off + i * stride:off + (i + 1) * stride]) for i in range(n))
+    return get
+
+
+def _getter_record(cls, off):
+    end = off + cls._rec_size
+
+    def get(self):
+        return cls(self._rec_raw[off:end])
+    return get
+
+
+def _getter_bits(bit_off, bits, signed):
+    lo = bit_off // 8
+    hi = (bit_off + bits + 7) // 8
+    shift = bit_off - lo * 8
+    mask = (1 << bits) - 1
+    sign = 1 << (bits - 1)
+
+    def get(self):
+        v = (int.from_bytes(self._rec_raw[lo:hi], "little") >> shift) & mask
+        if signed and v & sign:
+            v -= 1 << bits
+        return v
+    return get
+
+
+def _from_address(cls, size):
+    """Record.from_address for one class, with what it needs bound (a callback's hot
+    path: one call per event)."""
+    def from_address(address, cls=cls, size=size, new=_new, unpack=_unpack, cast=_cast,
+                     charp=_charp):
+        r = new(cls)
+        r._rec_raw = unpack(cast(charp, address), size)
+        return r
+    from_address.__doc__ = Record.from_address.__doc__
+    return staticmethod(from_address)
+
+
+class RecordBuilder(object):
+    """Builds (and caches) the record classes of one BTF."""
+
+    def __init__(self, btf):
+        self.btf = btf
+        self._cache = {}
+
+    def record(self, tid):
+        """The record class of struct/union ``tid`` (typedefs and modifiers skipped)."""
+        b = self.btf
+        tid = b.skip_mods(tid)
+        cls = self._cache.get(tid)
+        if cls is None:
+            t = b.type(tid)
+            if t.kind not in (_btf.KIND_STRUCT, _btf.KIND_UNION):
+                raise TypeError("BTF type %d ('%s') is a %s, not a struct or union"
+                                % (tid, t.name, t.kind_name))
+            cls = self._cache[tid] = self._build(t)
+        return cls
+
+    def _scalar(self, tid):
+        """(kind, struct code or None, size) of a non-record type: kind is "int",
+        "char", "ptr", "array" or "record"."""
+        b = self.btf
+        t = b.type(b.skip_mods(tid))
+        k = t.kind
+        if k == _btf.KIND_INT:
+            if t.size == 1 and t.encoding & _btf.INT_BOOL:
+                return "int", "?", 1
+            if t.size == 1 and (t.encoding & _btf.INT_CHAR or t.name == "char"):
+                return "char", "c", 1
+            code = _INT_CODES.get((t.size, bool(t.encoding & _btf.INT_SIGNED)))
+            if code:
+                return "int", code, t.size
+            if t.size == 16:
+                return "wide", "q" if t.encoding & _btf.INT_SIGNED else "Q", 16
+            return "bytes", "B", t.size
+        if k in (_btf.KIND_ENUM, _btf.KIND_ENUM64):
+            code = _INT_CODES.get((t.size, bool(t.signed)))
+            return ("int", code, t.size) if code else ("bytes", "B", t.size)
+        if k == _btf.KIND_FLOAT:
+            code = {4: "f", 8: "d"}.get(t.size)
+            return ("int", code, t.size) if code else ("bytes", "B", t.size)
+        if k == _btf.KIND_PTR:
+            return "ptr", "Q", 8
+        if k == _btf.KIND_ARRAY:
+            return "array", None, self._sizeof(t.id)
+        if k in (_btf.KIND_STRUCT, _btf.KIND_UNION):
+            return "record", None, t.size
+        return "bytes", "B", max(getattr(t, "size", 0) or 0, 0)
+
+    def _array_getter(self, t, off):
+        b = self.btf
+        n = t.nelems
+        et = b.type(b.skip_mods(t.elem_type))
+        kind, code, size = self._scalar(et.id)
+        if kind == "char":
+            return _getter_chars(off, n)
+        if kind in ("int", "ptr", "bytes") and code:
+            if kind == "bytes":
+                return _getter_array("B", off, n * size)
+            return _getter_array(code, off, n * size)
+        if kind == "wide":
+            return _getter_array(code, off, n * 16)
+        if kind == "record":
+            return _getter_records(self.record(et.id), off, n, et.size)
+        # an array of arrays: a tuple of the inner arrays
+        stride = self._sizeof(et.id)
+        getters = [self._array_getter(et, off + i * stride) for i in range(n)]
+
+        def get(self_):
+            return tuple(g(self_) for g in getters)
+        return get
+
+    def _sizeof(self, tid):
+        b = self.btf
+        t = b.type(b.skip_mods(tid))
+        if t.kind == _btf.KIND_ARRAY:
+            return t.nelems * self._sizeof(t.elem_type)
+        if t.kind == _btf.KIND_PTR:
+            return 8
+        return getattr(t, "size", 0) or 0
+
+    def _members(self, t, base, out):
+        """(name, getter) for each member of ``t`` at byte ``base``; anonymous members'
+        own members are the parent's."""
+        b = self.btf
+        for m in t.members:
+            mt = b.type(b.skip_mods(m.type))
+            if m.bitfield_size:
+                signed = (mt.kind == _btf.KIND_INT and bool(mt.encoding & _btf.INT_SIGNED)) \
+                    or (mt.kind in (_btf.KIND_ENUM, _btf.KIND_ENUM64) and bool(mt.signed))
+                get = _getter_bits(base * 8 + m.bit_offset, m.bitfield_size, signed)
+                if m.name:
+                    out.append((m.name, get))
+                continue
+            off = base + m.bit_offset // 8
+            if not m.name:
+                if mt.kind in (_btf.KIND_STRUCT, _btf.KIND_UNION):
+                    self._members(mt, off, out)
+                continue
+            kind, code, size = self._scalar(mt.id)
+            if kind in ("int", "char"):
+                get = _getter_scalar(code, off)
+            elif kind == "ptr":
+                get = _getter_pointer(off)
+            elif kind == "wide":
+                get = _getter_array(code, off, 16)
+            elif kind == "bytes":
+                get = _getter_array("B", off, size)
+            elif kind == "array":
+                get = self._array_getter(mt, off)
+            else:
+                get = _getter_record(self.record(mt.id), off)
+            out.append((m.name, get))
+        return out
+
+    def _build(self, t):
+        fields = self._members(t, 0, [])
+        d = {"__slots__": (), "_rec_size": t.size,
+             "_rec_fields": tuple(n for n, _ in fields)}
+        for name, get in fields:
+            d[name] = property(get)
+        cls = type(str(t.name or "anon"), (Record,), d)
+        cls.from_address = _from_address(cls, t.size)
+        return cls
+
+
+_builders = {}
+
+
+def record_for(btf, tid):
+    """The record class of BTF type ``tid`` of ``btf`` (cached per BTF)."""
+    rb = _builders.get(id(btf))
+    if rb is None or rb.btf is not btf:
+        rb = _builders[id(btf)] = RecordBuilder(btf)
+    return rb.record(tid)
