@@ -55,12 +55,17 @@ def _cpu_seconds(pid):
 
 def measure(cmd, header):
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    import tempfile
+    err = tempfile.TemporaryFile()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
     try:
         while True:
             line = p.stdout.readline()
             if not line:
-                raise SystemExit("%s exited before its header" % cmd)
+                p.wait()
+                err.seek(0)
+                raise SystemExit("%s exited before its header:\n%s" % (
+                    cmd, err.read().decode("utf-8", "replace")[-2000:]))
             if header.encode() in line:
                 break
         cpu = _cpu_seconds(p.pid)
@@ -68,6 +73,7 @@ def measure(cmd, header):
             hwm = next(int(l.split()[1]) for l in f if l.startswith("VmHWM"))
         return cpu * 1e3, hwm / 1024
     finally:
+        err.close()
         p.send_signal(signal.SIGINT)
         try:
             p.wait(5)
