@@ -39,6 +39,26 @@ class _Ctypes(object):
 
 ct = _Ctypes()
 
+
+class _ctype_attr(object):
+    """An attribute holding a ctypes type, or the name of one (``"c_int"``) that is
+    looked up in ctypes when the attribute is first read."""
+
+    def __init__(self, slot):
+        self.slot = slot
+
+    def __get__(self, obj, cls):
+        if obj is None:
+            return self
+        v = getattr(obj, self.slot)
+        if type(v) is str:
+            v = getattr(ct, v)
+            setattr(obj, self.slot, v)
+        return v
+
+    def __set__(self, obj, value):
+        setattr(obj, self.slot, value)
+
 # enum bpf_map_type of include/uapi/linux/bpf.h, numbered from 1.  The module gets one
 # BPF_MAP_TYPE_<NAME> constant per entry; map_type_name maps a number back to <NAME>.
 _MAP_TYPE_NAMES = (
@@ -212,27 +232,8 @@ class TableBase(MutableMapping):
 
     # Key and Leaf may be given as the name of a ctypes type ("c_int": perf and ring
     # buffer tables), resolved when first used
-    @property
-    def Key(self):
-        k = self._Key
-        if type(k) is str:
-            k = self._Key = getattr(ct, k)
-        return k
-
-    @Key.setter
-    def Key(self, value):
-        self._Key = value
-
-    @property
-    def Leaf(self):
-        v = self._Leaf
-        if type(v) is str:
-            v = self._Leaf = getattr(ct, v)
-        return v
-
-    @Leaf.setter
-    def Leaf(self, value):
-        self._Leaf = value
+    Key = _ctype_attr("_Key")
+    Leaf = _ctype_attr("_Leaf")
 
     def get_fd(self):
         """The map's file descriptor."""
