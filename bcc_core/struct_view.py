@@ -51,12 +51,8 @@ class Record(object):
         """A record from the bytes of ``data`` (any bytes-like object) at ``offset``."""
         return cls(bytes(memoryview(data)[offset:offset + cls._rec_size]))
 
-    @classmethod
-    def from_address(cls, address):
-        """A record copied from memory at ``address`` (what event callbacks get)."""
-        r = _new(cls)
-        r._rec_raw = _unpack(_cast(_charp, address), cls._rec_size)
-        return r
+    # from_address(address): a record copied from memory at ``address`` (what event
+    # callbacks get); each generated class has its own (see _from_address)
 
     def __bytes__(self):
         return bytes(self._rec_raw[:self._rec_size])
@@ -146,7 +142,8 @@ def _from_address(cls, size):
         r = new(cls)
         r._rec_raw = unpack(cast(charp, address), size)
         return r
-    from_address.__doc__ = Record.from_address.__doc__
+    from_address.__doc__ = "A record copied from memory at ``address`` (what event " \
+        "callbacks get)."
     return staticmethod(from_address)
 
 
@@ -196,7 +193,7 @@ class RecordBuilder(object):
         if k == _btf.KIND_PTR:
             return "ptr", "Q", 8
         if k == _btf.KIND_ARRAY:
-            return "array", None, self._sizeof(t.id)
+            return "array", None, self.btf.resolve_size(t.id)
         if k in (_btf.KIND_STRUCT, _btf.KIND_UNION):
             return "record", None, t.size
         return "bytes", "B", max(getattr(t, "size", 0) or 0, 0)
@@ -217,21 +214,12 @@ class RecordBuilder(object):
         if kind == "record":
             return _getter_records(self.record(et.id), off, n, et.size)
         # an array of arrays: a tuple of the inner arrays
-        stride = self._sizeof(et.id)
+        stride = self.btf.resolve_size(et.id)
         getters = [self._array_getter(et, off + i * stride) for i in range(n)]
 
         def get(self_):
             return tuple(g(self_) for g in getters)
         return get
-
-    def _sizeof(self, tid):
-        b = self.btf
-        t = b.type(b.skip_mods(tid))
-        if t.kind == _btf.KIND_ARRAY:
-            return t.nelems * self._sizeof(t.elem_type)
-        if t.kind == _btf.KIND_PTR:
-            return 8
-        return getattr(t, "size", 0) or 0
 
     def _members(self, t, base, out):
         """(name, getter) for each member of ``t`` at byte ``base``; anonymous members'
