@@ -22,7 +22,8 @@ attached.
 ``event(data)`` on perf/ring buffer tables decodes records as a C struct of the object's
 BTF, into a record whose fields read as BCC's ctypes fields do (see
 :mod:`bcc_core.struct_view`; a ctypes type given to ``event_types`` or
-``set_event_type`` is used as it is).  BCC learns that struct from the C source; a compiled object only has it in BTF when
+``set_event_type`` is used as it is).  BCC learns that struct from the C source; a
+compiled object only has it in BTF when
 something references it, e.g. ``struct event *unused_event __attribute__((unused));``.
 The struct is found by name: explicit ``event_types={"events": "event"}`` (or
 ``table.set_event_type(...)``), else the first unique match among struct names derived
