@@ -1,8 +1,9 @@
 """BTF structs -> record classes decoded with :mod:`struct`, for ``event()``.
 
 A record class is generated from the BPF object's BTF for the struct a program submits
-to a perf or ring buffer.  An instance holds a copy of the record's bytes and decodes a
-field when it is read, with the values BCC's ctypes classes give for the same C types:
+to a perf or ring buffer.  An instance holds a copy of the record's bytes and its scalar
+fields, decoded together when it is made (other fields are decoded when read), with the
+values BCC's ctypes classes give for the same C types:
 
 - integers, enums, ``_Bool`` (bool), ``float``/``double``: Python numbers; ``char``: a
   one-byte ``bytes``; pointers: an int, or None for NULL (as ctypes' ``c_void_p``);
@@ -21,41 +22,54 @@ of a small tool's start-up.  A program that needs ctypes objects (``ct.sizeof(ev
 ``ct.addressof``) names a ctypes type with ``set_event_type(cls)`` or ``event_types``.
 """
 import struct as _struct
+from _operator import itemgetter as _itemgetter     # built in (operator.py is a file)
 
 from . import _sys
 from . import btf as _btf
 
 _cast, _unpack, _charp = _sys.ffi.cast, _sys.ffi.unpack, _sys.ffi.typeof("char *")
-_new = object.__new__
 
 # (size, signed) -> struct format character ("=" order: native, no alignment padding)
 _INT_CODES = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
               (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
 
 
-class Record(object):
-    """Base of the generated record classes: ``_rec_size`` bytes, fields as properties."""
-    __slots__ = ("_rec_raw",)
+class Record(tuple):
+    """Base of the generated record classes: ``_rec_size`` bytes, fields as properties.
+
+    A record is a tuple: element 0 is a copy of the record's bytes, the others are its
+    scalar fields (integers, enums, floats, chars, pointers), all decoded by one
+    ``Struct.unpack_from`` when the record is made.  Those fields read through
+    ``operator.itemgetter`` properties, which run no Python code: an event callback
+    reading a few fields costs about what ctypes' ``from_address`` costs.  The other
+    fields (char and other arrays, bitfields, nested records) decode from the bytes when
+    they are read."""
+    __slots__ = ()
     _rec_size = 0
     _rec_fields = ()
+    _rec_unpack = None      # Struct(...).unpack_from of the scalar fields, or None
 
-    def __init__(self, raw=None):
+    def __new__(cls, raw=None):
+        size = cls._rec_size
         if raw is None:
-            raw = bytes(self._rec_size)
-        elif len(raw) < self._rec_size:     # a short record: the rest reads as zeros
-            raw = bytes(raw) + bytes(self._rec_size - len(raw))
-        self._rec_raw = raw
+            raw = bytes(size)
+        else:
+            raw = bytes(raw)
+            if len(raw) < size:         # a short record: the rest reads as zeros
+                raw += bytes(size - len(raw))
+        unpack = cls._rec_unpack
+        return tuple.__new__(cls, (raw,) + unpack(raw) if unpack else (raw,))
 
     @classmethod
     def from_buffer_copy(cls, data, offset=0):
         """A record from the bytes of ``data`` (any bytes-like object) at ``offset``."""
-        return cls(bytes(memoryview(data)[offset:offset + cls._rec_size]))
+        return cls(memoryview(data)[offset:offset + cls._rec_size])
 
     # from_address(address): a record copied from memory at ``address`` (what event
     # callbacks get); each generated class has its own (see _from_address)
 
     def __bytes__(self):
-        return bytes(self._rec_raw[:self._rec_size])
+        return self[0][:self._rec_size]
 
     def __eq__(self, other):
         return type(other) is type(self) and bytes(self) == bytes(other)
@@ -71,10 +85,11 @@ class Record(object):
 
 
 def _getter_scalar(code, off):
+    """A scalar field outside the record's Struct (it overlaps another: unions)."""
     unpack = _struct.Struct("=" + code).unpack_from
 
     def get(self):
-        return unpack(self._rec_raw, off)[0]
+        return unpack(self[0], off)[0]
     return get
 
 
@@ -82,7 +97,13 @@ def _getter_pointer(off):
     unpack = _struct.Struct("=Q").unpack_from
 
     def get(self):
-        return unpack(self._rec_raw, off)[0] or None
+        return unpack(self[0], off)[0] or None
+    return get
+
+
+def _getter_pointer_at(index):
+    def get(self):
+        return self[index] or None      # NULL reads as None, as ctypes' c_void_p
     return get
 
 
@@ -90,7 +111,7 @@ def _getter_chars(off, n):
     end = off + n
 
     def get(self):
-        s = self._rec_raw[off:end]
+        s = self[0][off:end]
         i = s.find(b"\0")
         return s if i < 0 else s[:i]
     return get
@@ -100,13 +121,13 @@ def _getter_array(code, off, nbytes):
     end = off + nbytes
 
     def get(self):
-        return memoryview(self._rec_raw)[off:end].cast(code)
+        return memoryview(self[0])[off:end].cast(code)
     return get
 
 
 def _getter_records(cls, off, n, stride):
     def get(self):
-        raw = self._rec_raw
+        raw = self[0]
         return tuple(cls(raw[off + i * stride:off + (i + 1) * stride]) for i in range(n))
     return get
 
@@ -115,7 +136,7 @@ def _getter_record(cls, off):
     end = off + cls._rec_size
 
     def get(self):
-        return cls(self._rec_raw[off:end])
+        return cls(self[0][off:end])
     return get
 
 
@@ -127,24 +148,47 @@ def _getter_bits(bit_off, bits, signed):
     sign = 1 << (bits - 1)
 
     def get(self):
-        v = (int.from_bytes(self._rec_raw[lo:hi], "little") >> shift) & mask
+        v = (int.from_bytes(self[0][lo:hi], "little") >> shift) & mask
         if signed and v & sign:
             v -= 1 << bits
         return v
     return get
 
 
-def _from_address(cls, size):
+def _from_address(cls, size, unpack_fields):
     """Record.from_address for one class, with what it needs bound (a callback's hot
     path: one call per event)."""
-    def from_address(address, cls=cls, size=size, new=_new, unpack=_unpack, cast=_cast,
-                     charp=_charp):
-        r = new(cls)
-        r._rec_raw = unpack(cast(charp, address), size)
-        return r
+    if unpack_fields is None:
+        def from_address(address, cls=cls, size=size, new=tuple.__new__, unpack=_unpack,
+                         cast=_cast, charp=_charp):
+            return new(cls, (unpack(cast(charp, address), size),))
+    else:
+        def from_address(address, cls=cls, size=size, new=tuple.__new__, unpack=_unpack,
+                         cast=_cast, charp=_charp, fields=unpack_fields):
+            raw = unpack(cast(charp, address), size)
+            return new(cls, (raw,) + fields(raw))
     from_address.__doc__ = "A record copied from memory at ``address`` (what event " \
         "callbacks get)."
     return staticmethod(from_address)
+
+
+def _scalar_struct(scalars):
+    """The Struct decoding the non-overlapping scalar fields at once, and each field's
+    index in a record (0 is the raw bytes): ``(unpack_from or None, {name: index})``.
+    ``scalars`` holds (name, code, offset, size) in member order; a field overlapping
+    one already placed (a union's other members) is left out."""
+    fmt, pos, index = ["="], 0, {}
+    for name, code, off, size in sorted(scalars, key=lambda f: f[2]):
+        if off < pos or name in index:
+            continue
+        if off > pos:
+            fmt.append("%dx" % (off - pos))
+        fmt.append(code)
+        pos = off + size
+        index[name] = len(index) + 1
+    if not index:
+        return None, index
+    return _struct.Struct("".join(fmt)).unpack_from, index
 
 
 class RecordBuilder(object):
@@ -240,10 +284,8 @@ class RecordBuilder(object):
                     self._members(mt, off, out)
                 continue
             kind, code, size = self._scalar(mt.id)
-            if kind in ("int", "char"):
-                get = _getter_scalar(code, off)
-            elif kind == "ptr":
-                get = _getter_pointer(off)
+            if kind in ("int", "char", "ptr"):
+                get = (kind, code, off, size)   # decoded with the others: see _build
             elif kind == "wide":
                 get = _getter_array(code, off, 16)
             elif kind == "bytes":
@@ -257,12 +299,23 @@ class RecordBuilder(object):
 
     def _build(self, t):
         fields = self._members(t, 0, [])
-        d = {"__slots__": (), "_rec_size": t.size,
+        unpack, index = _scalar_struct([(n, g[1], g[2], g[3]) for n, g in fields
+                                        if type(g) is tuple])
+        d = {"__slots__": (), "_rec_size": t.size, "_rec_unpack": unpack,
              "_rec_fields": tuple(n for n, _ in fields)}
         for name, get in fields:
+            if type(get) is tuple:
+                kind, code, off, _ = get
+                i = index.get(name)
+                if kind == "ptr":
+                    get = _getter_pointer(off) if i is None else _getter_pointer_at(i)
+                elif i is None:
+                    get = _getter_scalar(code, off)
+                else:
+                    get = _itemgetter(i)
             d[name] = property(get)
         cls = type(str(t.name or "anon"), (Record,), d)
-        cls.from_address = _from_address(cls, t.size)
+        cls.from_address = _from_address(cls, t.size, unpack)
         return cls
 
 

@@ -108,3 +108,22 @@ def test_record_values(kbtf):
     assert socket.inet_ntop(socket.AF_INET6, a.in6_u.u6_addr32) == \
         socket.inet_ntop(socket.AF_INET6, bytes(range(16)))
     assert a.in6_u.u6_addr16[1] == 0x0302 and len(a.in6_u.u6_addr8) == 16
+
+
+def test_record_scalars_decoded_at_once(kbtf):
+    """Scalar fields come from one Struct when the record is made and read through
+    itemgetter (no Python call per read); a union's overlapping members and short input
+    still read right."""
+    from operator import itemgetter
+    names = {t.name: t.id for t in kbtf.types()
+             if t.kind in (B.KIND_STRUCT, B.KIND_UNION) and t.name}
+    task = record_for(kbtf, names["task_struct"])
+    assert isinstance(task.__dict__["pid"].fget, itemgetter)
+    assert isinstance(task.__dict__["tgid"].fget, itemgetter)
+    short = task(b"\x01\x02")                   # the rest reads as zeros
+    assert len(bytes(short)) == task._rec_size and short.pid == 0
+    # union bpf_attr: map_type and prog_type share offset 0; both read the same u32
+    attr = record_for(kbtf, names["bpf_attr"])
+    raw = struct.pack("<I", 0x11223344) + bytes(attr._rec_size - 4)
+    r = attr(raw)
+    assert r.map_type == r.prog_type == 0x11223344
