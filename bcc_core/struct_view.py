@@ -40,14 +40,13 @@ class Record(tuple):
     A record is a tuple: element 0 is a copy of the record's bytes, the others are its
     scalar fields (integers, enums, floats, chars, pointers), all decoded by one
     ``Struct.unpack_from`` when the record is made.  Those fields read through
-    ``operator.itemgetter`` properties, which run no Python code: an event callback
-    reading a few fields costs about what ctypes' ``from_address`` costs.  The other
-    fields (char and other arrays, bitfields, nested records) decode from the bytes when
-    they are read."""
+    ``operator.itemgetter`` properties, which run no Python code.  The other fields
+    (char and other arrays, bitfields, nested records) decode from the bytes when they
+    are read."""
     __slots__ = ()
     _rec_size = 0
     _rec_fields = ()
-    _rec_unpack = None      # Struct(...).unpack_from of the scalar fields, or None
+    _rec_unpack = _struct.Struct("=").unpack_from   # the scalar fields (here: none)
 
     def __new__(cls, raw=None):
         size = cls._rec_size
@@ -57,8 +56,7 @@ class Record(tuple):
             raw = bytes(raw)
             if len(raw) < size:         # a short record: the rest reads as zeros
                 raw += bytes(size - len(raw))
-        unpack = cls._rec_unpack
-        return tuple.__new__(cls, (raw,) + unpack(raw) if unpack else (raw,))
+        return tuple.__new__(cls, (raw,) + cls._rec_unpack(raw))
 
     @classmethod
     def from_buffer_copy(cls, data, offset=0):
@@ -158,15 +156,10 @@ def _getter_bits(bit_off, bits, signed):
 def _from_address(cls, size, unpack_fields):
     """Record.from_address for one class, with what it needs bound (a callback's hot
     path: one call per event)."""
-    if unpack_fields is None:
-        def from_address(address, cls=cls, size=size, new=tuple.__new__, unpack=_unpack,
-                         cast=_cast, charp=_charp):
-            return new(cls, (unpack(cast(charp, address), size),))
-    else:
-        def from_address(address, cls=cls, size=size, new=tuple.__new__, unpack=_unpack,
-                         cast=_cast, charp=_charp, fields=unpack_fields):
-            raw = unpack(cast(charp, address), size)
-            return new(cls, (raw,) + fields(raw))
+    def from_address(address, cls=cls, size=size, new=tuple.__new__, unpack=_unpack,
+                     cast=_cast, charp=_charp, fields=unpack_fields):
+        raw = unpack(cast(charp, address), size)
+        return new(cls, (raw,) + fields(raw))
     from_address.__doc__ = "A record copied from memory at ``address`` (what event " \
         "callbacks get)."
     return staticmethod(from_address)
@@ -174,20 +167,18 @@ def _from_address(cls, size, unpack_fields):
 
 def _scalar_struct(scalars):
     """The Struct decoding the non-overlapping scalar fields at once, and each field's
-    index in a record (0 is the raw bytes): ``(unpack_from or None, {name: index})``.
-    ``scalars`` holds (name, code, offset, size) in member order; a field overlapping
+    index in a record (0 is the raw bytes): ``(unpack_from, {key: index})``.
+    ``scalars`` holds (key, code, offset, size) in member order; a field overlapping
     one already placed (a union's other members) is left out."""
     fmt, pos, index = ["="], 0, {}
-    for name, code, off, size in sorted(scalars, key=lambda f: f[2]):
-        if off < pos or name in index:
+    for key, code, off, size in sorted(scalars, key=lambda f: f[2]):
+        if off < pos:
             continue
         if off > pos:
             fmt.append("%dx" % (off - pos))
         fmt.append(code)
         pos = off + size
-        index[name] = len(index) + 1
-    if not index:
-        return None, index
+        index[key] = len(index) + 1
     return _struct.Struct("".join(fmt)).unpack_from, index
 
 
@@ -299,14 +290,15 @@ class RecordBuilder(object):
 
     def _build(self, t):
         fields = self._members(t, 0, [])
-        unpack, index = _scalar_struct([(n, g[1], g[2], g[3]) for n, g in fields
+        unpack, index = _scalar_struct([(k, g[1], g[2], g[3])
+                                        for k, (_, g) in enumerate(fields)
                                         if type(g) is tuple])
         d = {"__slots__": (), "_rec_size": t.size, "_rec_unpack": unpack,
              "_rec_fields": tuple(n for n, _ in fields)}
-        for name, get in fields:
+        for k, (name, get) in enumerate(fields):
             if type(get) is tuple:
                 kind, code, off, _ = get
-                i = index.get(name)
+                i = index.get(k)
                 if kind == "ptr":
                     get = _getter_pointer(off) if i is None else _getter_pointer_at(i)
                 elif i is None:
