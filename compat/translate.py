@@ -24,6 +24,7 @@ Pipeline:
 Anything that cannot be translated raises :class:`TranslateError` with the user's
 file:line.
 """
+import bisect
 import os
 import re
 import shutil
@@ -33,6 +34,9 @@ from pycparser import c_ast, c_generator, c_parser
 
 from bcc_core import btf as _btf
 from bcc_core.errors import BccCoreError
+
+from .mask import MaskError, Masker
+from .splice import Emitter, Source, apply_edits
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COMPAT_HEADER = os.path.join(HERE, "bcc_compat.h")
@@ -499,6 +503,11 @@ _PROBE_READ = {
     "bpf_probe_read_kernel_str": (True, "bpf_probe_read_kernel_str"),
 }
 
+_STATEMENTS = (c_ast.Decl, c_ast.DeclList, c_ast.Typedef, c_ast.If, c_ast.For, c_ast.While,
+               c_ast.DoWhile, c_ast.Switch, c_ast.Case, c_ast.Default, c_ast.Label,
+               c_ast.Return, c_ast.Break, c_ast.Continue, c_ast.Goto, c_ast.Compound,
+               c_ast.EmptyStatement, c_ast.Pragma)
+
 _MAP_TYPES = {
     "hash": "BPF_MAP_TYPE_HASH", "array": "BPF_MAP_TYPE_ARRAY",
     "percpu_hash": "BPF_MAP_TYPE_PERCPU_HASH", "percpu_array": "BPF_MAP_TYPE_PERCPU_ARRAY",
@@ -545,6 +554,25 @@ def _strip_system_includes(text):
     return "\n".join(out), dropped
 
 
+_PARSE_LINE_OFFSET = 1      # the typedef stubs' line above the parsed text
+
+
+def _blank_line_markers(text):
+    """Preprocessor lines blanked (pycparser would renumber lines at line markers);
+    offsets unchanged."""
+    return re.sub(r"(?m)^[ \t]*#[^\n]*", lambda m: " " * len(m.group(0)), text)
+
+
+def _drop_preamble(text):
+    """The preprocessed text from the first line marker of a user's file on (before
+    it: markers of <built-in>, <command line> and the parse prelude, and blank lines)."""
+    for m in re.finditer(r'(?m)^# \d+ "((?:[^"\\]|\\.)*)"', text):
+        f = m.group(1)
+        if not f.startswith("<") and not f.endswith("bcc_parse_prelude.h"):
+            return text[m.start():]
+    return text
+
+
 def _line_map(text):
     cur_file, cur_line = None, 1
     out = []
@@ -559,181 +587,15 @@ def _line_map(text):
     return out
 
 
-def _skip_ws_back(text, i):
-    while i >= 0 and text[i] in " \t\r\n":
-        i -= 1
-    return i
-
-
-def _cut_gnu(text, where):
-    """Remove __attribute__((...)) (remembering struct attributes) and reject what
-    pycparser cannot parse and we cannot translate (asm, typeof, statement expressions
-    are left for the parser to reject with a location)."""
-    out = []
-    attrs = {}
-    i = 0
-    n = len(text)
-    line = 0
-    pending_struct_attr = []
-    while i < n:
-        c = text[i]
-        if c == "\n":
-            line += 1
-            out.append(c)
-            i += 1
-            continue
-        if c == "#" and (i == 0 or text[i - 1] == "\n"):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            out.append(text[i:j])
-            i = j
-            continue
-        if c in "\"'":
-            j = i + 1
-            while j < n and text[j] != c:
-                j += 2 if text[j] == "\\" else 1
-            out.append(text[i:j + 1])
-            i = j + 1
-            continue
-        if c.isalpha() or c == "_":
-            m = _IDENT.match(text, i)
-            word = m.group(0)
-            j = m.end()
-            if word in ("__attribute__", "__attribute"):
-                k = j
-                while k < n and text[k] in " \t":
-                    k += 1
-                if k < n and text[k] == "(":
-                    depth = 0
-                    e = k
-                    while e < n:
-                        if text[e] == "(":
-                            depth += 1
-                        elif text[e] == ")":
-                            depth -= 1
-                            if depth == 0:
-                                break
-                        e += 1
-                    attr = text[i:e + 1]
-                    # whose attribute?  struct X {...} ATTR  /  struct ATTR X {
-                    prev = "".join(out)
-                    p = _skip_ws_back(prev, len(prev) - 1)
-                    tag = None
-                    if p >= 0 and prev[p] == "}":
-                        depth = 0
-                        q = p
-                        while q >= 0:
-                            if prev[q] == "}":
-                                depth += 1
-                            elif prev[q] == "{":
-                                depth -= 1
-                                if depth == 0:
-                                    break
-                            q -= 1
-                        head = prev[max(0, q - 200):q]
-                        mm = re.search(r"\b(struct|union)\s+(\w+)\s*$", head)
-                        if mm:
-                            tag = mm.group(2)
-                    elif re.search(r"\b(struct|union)\s*$", prev[max(0, p - 10):p + 1]):
-                        mm = _IDENT.match(text, _skip_fwd(text, e + 1))
-                        if mm:
-                            tag = mm.group(0)
-                    if tag:
-                        attrs.setdefault(tag, []).append(attr)
-                    chunk = text[i:e + 1]
-                    out.append(re.sub(r"[^\n]", " ", chunk))
-                    line += chunk.count("\n")
-                    i = e + 1
-                    continue
-            if word in ("asm", "__asm__", "__asm"):
-                raise _CutError("inline assembly is not supported", line, word)
-            if word in ("typeof", "__typeof__", "__typeof"):
-                raise _CutError("typeof is not supported in BCC programs translated to "
-                                "CO-RE (spell the type)", line, word)
-            if word == "__extension__":
-                out.append(" " * len(word))
-                i = j
-                continue
-            rep = {"__volatile__": "volatile", "__volatile": "volatile",
-                   "__signed__": "signed", "__restrict": "restrict",
-                   "__restrict__": "restrict", "__const": "const",
-                   "__const__": "const"}.get(word)
-            out.append(rep if rep else word)
-            i = j
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out), attrs
-
-
-def _skip_fwd(text, i):
-    while i < len(text) and text[i] in " \t\r\n":
-        i += 1
-    return i
-
-
-class _CutError(Exception):
-    def __init__(self, msg, line, construct):
-        self.msg, self.line, self.construct = msg, line, construct
-
-
-# ----------------------------------------------------------------------------------------
-# Output generator
-# ----------------------------------------------------------------------------------------
-_SENT = "\x01"
-
-
-class _Gen(c_generator.CGenerator):
-    def __init__(self, tr):
-        super().__init__()
-        self.tr = tr
-
-    def _make_indent(self):
-        return "\t" * (self.indent_level // 2)
-
-    def _generate_stmt(self, n, add_indent=False):
-        s = super()._generate_stmt(n, add_indent)
-        return self.tr.sentinel(n) + s
-
-    def _generate_struct_union_enum(self, n, name):
-        if name in ("struct", "union") and n.decls is not None:
-            s = name + (" " + n.name if n.name else "") + " {\n"
-            self.indent_level += 2
-            s += self._generate_struct_union_body(n.decls)
-            self.indent_level -= 2
-            s += self._make_indent() + "}"
-            for a in self.tr.pre_attrs.get(n.name, ()) if n.name else ():
-                s += " " + a
-            return s
-        if name == "enum" and n.values is not None:
-            s = "enum" + (" " + n.name if n.name else "") + " {\n"
-            self.indent_level += 2
-            for e in n.values.enumerators:
-                s += self._make_indent() + self.visit(e)
-            self.indent_level -= 2
-            s = s.rstrip(",\n") + "\n" if s.endswith(",\n") else s
-            s += self._make_indent() + "}"
-            return s
-        return super()._generate_struct_union_enum(n, name)
-
-    def visit_Compound(self, n):
-        s = self._make_indent() + "{\n"
-        self.indent_level += 2
-        if n.block_items:
-            s += "".join(self._generate_stmt(st) for st in n.block_items)
-        self.indent_level -= 2
-        s += self._make_indent() + "}\n"
-        return s
-
-
 # ----------------------------------------------------------------------------------------
 # Expression results
 # ----------------------------------------------------------------------------------------
 class R:
-    __slots__ = ("node", "type", "prov", "core")
+    __slots__ = ("node", "type", "prov", "core", "addr_of")
 
-    def __init__(self, node, type, prov=None, core=None):
+    def __init__(self, node, type, prov=None, core=None, addr_of=None):
         self.node, self.type, self.prov, self.core = node, type, prov, core
+        self.addr_of = addr_of      # for &X not through CO-RE: the node of X
 
 
 class Core:
@@ -782,15 +644,29 @@ class Translator:
         self.filename = filename
         self.clang = clang
         self.tracefs = tracefs
-        self.gen = _Gen(self)
-        self.pre_attrs = {}
+        self.masker = Masker()
+        self.lmap = []
 
-    # -- errors ---------------------------------------------------------------------------
-    def err(self, msg, node=None, construct=None):
+    # -- locations ------------------------------------------------------------------------
+    def where(self, node):
+        """(file, line) in the user's sources of a node, from the preprocessor's line
+        markers; (None, None) if unknown."""
         c = getattr(node, "coord", None) if node is not None else None
-        file = c.file if c is not None and c.file else self.filename
-        line = c.line if c is not None else None
-        raise TranslateError(msg, file, line, construct)
+        if c is None or not c.line:
+            return None, None
+        i = c.line - 1 - _PARSE_LINE_OFFSET
+        if 0 <= i < len(self.lmap):
+            return self.lmap[i]
+        return None, None
+
+    def err(self, msg, node=None, construct=None):
+        file, line = self.where(node)
+        raise TranslateError(msg, file or self.filename, line, construct)
+
+    def _err_at_offset(self, msg, off, construct=None):
+        i = self.pp.count("\n", 0, off)
+        f, l = self.lmap[i] if i < len(self.lmap) else (self.filename, None)
+        raise TranslateError(msg, f, l, construct)
 
     # -- front: preprocess + parse ------------------------------------------------------
     def preprocess(self, text, src_dir):
@@ -814,69 +690,101 @@ class Translator:
             raise TranslateError("preprocessing failed: " + first, self.filename)
         return r.stdout
 
+    def is_user_line(self, i):
+        f = self.lmap[i][0] if 0 <= i < len(self.lmap) else None
+        return bool(f) and not f.startswith("<") and not f.endswith("bcc_parse_prelude.h")
+
     def parse(self, text, src_dir="."):
+        """Preprocess, mask GNU C (same offsets) and parse; sets self.source (the
+        preprocessed text with its tokens) for the splicing emitter."""
         pp = self.preprocess(text, src_dir)
-        lmap = _line_map(pp)
+        self.pp = pp
+        self.lmap = lmap = _line_map(pp)
         try:
-            pp, self.pre_attrs = _cut_gnu(pp, self.filename)
-        except _CutError as e:
-            f, l = lmap[e.line] if e.line < len(lmap) else (self.filename, None)
-            raise TranslateError(e.msg, f, l, e.construct) from None
+            shallow = _blank_line_markers(self.masker.mask(pp))
+            deep = _blank_line_markers(self.masker.mask(pp, deep=True))
+        except MaskError as e:
+            self._err_at_offset("cannot parse: %s" % e.msg, e.offset)
+        self.source = Source(pp, deep, self.masker.regions, _PARSE_LINE_OFFSET)
         user_idents = set()
-        for i, line in enumerate(pp.split("\n")):
-            f = lmap[i][0] if i < len(lmap) else None
-            if f and not f.startswith("<") and not f.endswith("bcc_parse_prelude.h"):
+        for i, line in enumerate(shallow.split("\n")):
+            if self.is_user_line(i):
                 user_idents.update(_IDENT.findall(line))
         tdefs = self.bt.typedef_names()
         stubs = set(n for n in user_idents if n in tdefs) | set(_BASE_STUBS)
+        stubs |= set(n for n, r in self.masker.regions.items() if r.kind == "T")
         tries = 0
         while True:
-            stub_text = '# 1 "<bcc-stubs>"\n' + "".join(
-                "typedef int %s;\n" % n for n in sorted(stubs))
             try:
-                ast = c_parser.CParser().parse(stub_text + pp, self.filename)
+                ast = self._parse_text(shallow, stubs)
                 break
             except c_parser.ParseError as e:
                 m = re.match(r"(.*?):(\d+):(\d+): (.*)", str(e))
-                if m and tries < 8:
-                    f, l = m.group(1), int(m.group(2))
+                i = int(m.group(2)) - 1 - _PARSE_LINE_OFFSET if m else -1
+                f, l = lmap[i] if 0 <= i < len(lmap) else (self.filename, None)
+                if m and tries < 8 and 0 <= i:
                     # a stubbed typedef name used as an ordinary identifier?
-                    bad = self._idents_on_line(pp, lmap, f, l) & (stubs - set(_BASE_STUBS))
+                    line = shallow.split("\n")[i]
+                    bad = set(_IDENT.findall(line)) & (stubs - set(_BASE_STUBS))
+                    bad = set(b for b in bad if not b.startswith("_MT"))
                     if bad:
                         stubs -= bad
                         tries += 1
                         continue
                 if m:
-                    hint = self._unknown_type_hint(pp, lmap, m.group(1), int(m.group(2)),
-                                                   m.group(4))
+                    hint = self._unknown_type_hint(shallow, i, m.group(4))
                     if hint:
-                        raise TranslateError(hint, m.group(1), int(m.group(2))) from None
-                    raise TranslateError("syntax error: %s (note: GNU C extensions such "
-                                         "as statement expressions are not supported)"
-                                         % m.group(4), m.group(1), int(m.group(2))) from None
+                        raise TranslateError(hint, f, l) from None
+                    raise TranslateError("syntax error: %s" % m.group(4), f, l) from None
                 raise TranslateError("syntax error: %s" % e, self.filename) from None
         self.stubs = stubs
         return ast
 
-    def _unknown_type_hint(self, pp, lmap, f, l, msg):
+    def _parse_text(self, masked, stubs, extra_lines=""):
+        """pycparser over masked text, with one line of typedef stubs on top (so coords
+        are the text's lines + _PARSE_LINE_OFFSET)."""
+        stub_line = "".join("typedef int %s; " % n for n in sorted(stubs))
+        return c_parser.CParser().parse(stub_line + "\n" + masked, "<bcc>")
+
+    def _unknown_type_hint(self, masked, i, msg):
         m = re.match(r"before: (\w+)", msg)
-        if not m:
+        lines = masked.split("\n")
+        if not m or not 0 <= i < len(lines):
             return None
-        for i, line in enumerate(pp.split("\n")):
-            if i < len(lmap) and lmap[i] == (f, l):
-                mm = re.search(r"\b(\w+)\s+\**\s*%s\b" % re.escape(m.group(1)), line)
-                if mm and mm.group(1) not in _C_WORDS:
-                    return ("unknown type name '%s' (not a typedef in the kernel's BTF nor "
-                            "in the program)" % mm.group(1))
+        mm = re.search(r"\b(\w+)\s+\**\s*%s\b" % re.escape(m.group(1)), lines[i])
+        if mm and mm.group(1) not in _C_WORDS:
+            return ("unknown type name '%s' (not a typedef in the kernel's BTF nor "
+                    "in the program)" % mm.group(1))
         return None
 
-    @staticmethod
-    def _idents_on_line(pp, lmap, f, l):
-        out = set()
-        for i, line in enumerate(pp.split("\n")):
-            if i < len(lmap) and lmap[i] == (f, l):
-                out.update(_IDENT.findall(line))
-        return out
+    # -- masked constructs ------------------------------------------------------------------
+    def parse_region_body(self, region):
+        """The ``{...}`` of a masked statement expression, parsed at its own place: a
+        Compound whose coords are those of the whole source."""
+        lo, hi = region.inner
+        masked = _blank_line_markers(self.masker.mask(self.pp, lo=lo, hi=hi))
+        li = self.pp.count("\n", 0, lo)
+        ci = lo - (self.pp.rfind("\n", 0, lo) + 1)
+        text = "\n" * (li - 1) + "void _MF(void)\n" + " " * ci + masked + "\n"
+        try:
+            ast = self._parse_text(text, self.stubs | self.user_typedefs)
+        except c_parser.ParseError as e:
+            self._err_at_offset("syntax error in a statement expression: %s" % e, lo)
+        return ast.ext[-1].body
+
+    def region_type(self, region):
+        """The type a masked typeof(...) names."""
+        lo, hi = region.inner
+        masked = self.masker.mask(self.pp, lo=lo, hi=hi).replace("\n", " ")
+        try:
+            ast = self._parse_text("void _MF(void) { sizeof(%s); }" % masked,
+                                   self.stubs | self.user_typedefs)
+            e = ast.ext[-1].body.block_items[0].expr
+            if isinstance(e, c_ast.Typename):
+                return self.rtype(e)
+            return self.expr(e).type
+        except (c_parser.ParseError, TranslateError, AttributeError, IndexError):
+            return Prim("long", 8)
 
     # -- entry point ----------------------------------------------------------------------
     def translate(self, text, src_dir="."):
@@ -885,8 +793,9 @@ class Translator:
 
     def is_user(self, node):
         c = getattr(node, "coord", None)
-        f = c.file if c is not None else None
-        return bool(f) and not f.startswith("<") and not f.endswith("bcc_parse_prelude.h")
+        if c is None or not c.line:
+            return False
+        return self.is_user_line(c.line - 1 - _PARSE_LINE_OFFSET)
 
     # -- scopes -------------------------------------------------------------------------------
     def lookup(self, name):
@@ -958,6 +867,11 @@ class Translator:
         for s in reversed(self.typedefs):
             if name in s:
                 return s[name]
+        region = self.masker.regions.get(name)
+        if region is not None and region.kind == "T":
+            t = self.region_type(region)
+            self.typedefs[0][name] = t
+            return t
         tid = self.bt.typedef_names().get(name)
         if tid is not None:
             return self.bt.conv(tid)
@@ -1061,7 +975,8 @@ class Translator:
                         if core.seg is not None else _id(arg)
                     core.bitfield = bits
                 else:
-                    cur = c_ast.StructRef(cur, ".", _id(arg), node.coord)
+                    cur = node if cur is node.name else \
+                        c_ast.StructRef(cur, ".", _id(arg), node.coord)
                 t = ft
                 continue
             if kind == "[]" and isinstance(t, Arr):
@@ -1073,7 +988,8 @@ class Translator:
                     core.seg = c_ast.ArrayRef(core.seg, idx)
                     core.bitfield = 0
                 else:
-                    cur = c_ast.ArrayRef(cur, idx, node.coord)
+                    cur = node if (cur is node.name and idx is node.subscript) else \
+                        c_ast.ArrayRef(cur, idx, node.coord)
                 t = t.of
                 continue
             # a dereference: ->, *, or [] on a pointer
@@ -1101,11 +1017,13 @@ class Translator:
                 prov = "kernel"
             else:
                 if kind == "->":
-                    cur = c_ast.StructRef(cur, "->", _id(arg), node.coord)
+                    cur = node if cur is node.name else \
+                        c_ast.StructRef(cur, "->", _id(arg), node.coord)
                 elif kind == "*":
-                    cur = c_ast.UnaryOp("*", cur, node.coord)
+                    cur = node if cur is node.expr else c_ast.UnaryOp("*", cur, node.coord)
                 else:
-                    cur = c_ast.ArrayRef(cur, idx, node.coord)
+                    cur = node if (cur is node.name and idx is node.subscript) else \
+                        c_ast.ArrayRef(cur, idx, node.coord)
                 prov = None
             if kind == "->":
                 ft, bits = self.member(to, arg, node)
@@ -1116,7 +1034,7 @@ class Translator:
                 t = to
         if core is None:
             if mode == "addr":
-                return R(c_ast.UnaryOp("&", cur), Ptr(t), "direct")
+                return R(c_ast.UnaryOp("&", cur), Ptr(t), "direct", addr_of=cur)
             return R(cur, t, prov)
         if mode == "addr":
             if core.bitfield:
@@ -1173,6 +1091,8 @@ class Translator:
 
     def x_ID(self, n, mode):
         s = self.lookup(n.name)
+        if s is None and n.name in self.masker.regions:
+            return self.masked_expr(n, self.masker.regions[n.name])
         if s is None:
             if n.name in self.maps:
                 return R(n, MapTy(self.maps[n.name]), "direct")
@@ -1194,6 +1114,33 @@ class Translator:
             prov = prov if prov == "kernel" else "direct"
         return R(n, s.type, prov)
 
+    def masked_expr(self, n, region):
+        """A masked construct standing as an expression: asm and builtins are typed
+        only; a statement expression's body is parsed at its place, rewritten like any
+        block, and typed by its last statement."""
+        if region.kind == "A":
+            return R(n, Void())
+        if region.kind != "S":
+            return R(n, Prim("int", 4))
+        done = self.stmt_exprs.get(region.name)
+        if done is not None:
+            return done
+        body = self.parse_region_body(region)
+        self.em.attach(n, "@body", body)
+        items = body.block_items or []
+        self.push()
+        last = R(n, Void())
+        for i, st in enumerate(items):
+            if i == len(items) - 1 and not isinstance(st, _STATEMENTS):
+                r = self.expr(st)
+                items[i] = r.node
+                last = R(n, r.type, r.prov)
+            else:
+                items[i] = self.stmt(st)
+        self.pop()
+        self.stmt_exprs[region.name] = last
+        return last
+
     def x_Constant(self, n, mode):
         if n.type == "string":
             return R(n, Arr(Prim("char", 1), None), "direct")
@@ -1214,6 +1161,8 @@ class Translator:
             if isinstance(e, (c_ast.StructRef, c_ast.ArrayRef)) or \
                     (isinstance(e, c_ast.UnaryOp) and e.op == "*"):
                 r = self.chain(e, "addr")
+                if r.core is None and r.addr_of is e:
+                    return R(n, r.type, r.prov)       # unchanged: keep the node
                 return r
             r = self.expr(e, "lvalue")
             n.expr = r.node
@@ -1593,63 +1542,78 @@ class Translator:
 
     # -- top level ------------------------------------------------------------------------
     def emit(self, ast):
+        """The CO-RE C: the preprocessed source with the rewritten spans spliced in
+        (everything else reaches clang as the user wrote it, GNU C included), after
+        the CO-RE headers and the tracepoint argument structs it needs."""
         self.scopes = [{}]
         self.typedefs = [{}]
         self.tags = [{}]
         self.maps = {}
         self.funcs = {}
-        self.out = []
-        self.tp_structs_done = set()
         self.tp_text = []
-        items = []
+        self.stmt_exprs = {}
+        self.em = Emitter(self.source)
+        self.em.snapshot(ast)
         calls = set()
-        for ext in ast.ext:
-            if isinstance(ext, c_ast.FuncDef):
-                for node in _walk(ext.body):
-                    if isinstance(node, c_ast.FuncCall) and isinstance(node.name, c_ast.ID):
-                        calls.add(node.name.name)
+        self.user_typedefs = set()
+        for node in _walk(ast):
+            if isinstance(node, c_ast.FuncCall) and isinstance(node.name, c_ast.ID):
+                calls.add(node.name.name)
+            elif isinstance(node, c_ast.Typedef) and self.is_user(node):
+                self.user_typedefs.add(node.name)
         self.called = calls
+        src = self.source
+        items = src.top_items()
+        starts = [i[0] for i in items]
+        edits = {}
         for ext in ast.ext:
-            user = self.is_user(ext)
-            if not user:
+            if not self.is_user(ext) or isinstance(ext, c_ast.Pragma):
                 continue
+            item = self.item_of(ext, items, starts)
             if isinstance(ext, c_ast.Decl) and ext.name and \
                     ext.name.startswith("__bcc_unsupported__"):
                 what = ext.name[len("__bcc_unsupported__"):]
                 self.err("%s is not supported by the CO-RE translation" % what, ext, what)
+            out = []
+            replaced = False
             if isinstance(ext, c_ast.Decl) and isinstance(ext.type, c_ast.TypeDecl) and \
                     isinstance(ext.type.type, c_ast.Struct) and ext.type.type.name and \
                     ext.type.type.name.startswith("__bcc_map__"):
-                items.append(self.map_decl(ext))
-                continue
-            if isinstance(ext, c_ast.FuncDef):
-                items.append(self.funcdef(ext))
-                continue
-            if isinstance(ext, c_ast.Typedef):
+                out.append(self.item_span(item) + (self.map_decl(ext),))
+                replaced = True
+            elif isinstance(ext, c_ast.FuncDef):
+                out = self.funcdef(ext, item)
+            elif isinstance(ext, c_ast.Typedef):
                 self.typedefs[0][ext.name] = self.rtype(ext.type)
-                items.append(self.sentinel(ext) + self.gen.visit(ext) + ";\n")
-                continue
-            if isinstance(ext, c_ast.Decl):
-                if isinstance(ext.type, c_ast.FuncDecl):
-                    self.funcs[ext.name] = self.rtype(ext.type)
-                    continue        # prototypes: the definitions follow
+            elif isinstance(ext, c_ast.Decl) and isinstance(ext.type, c_ast.FuncDecl):
+                self.funcs[ext.name] = self.rtype(ext.type)
+                out.append(self.item_span(item) + ("",))   # the definitions follow
+                replaced = True
+            elif isinstance(ext, c_ast.Decl):
                 self.global_decl(ext)
-                items.append(self.sentinel(ext) + self.gen.visit(ext) + ";\n")
-                continue
-            if isinstance(ext, c_ast.Pragma):
-                items.append(self.gen.visit(ext) + "\n")
-                continue
-            items.append(self.sentinel(ext) + self.gen.visit(ext) + ";\n")
+            if not replaced:
+                self.em.collect(ext, out)
+            for e in out:
+                edits[e[:2]] = e
         head = ["/* CO-RE C translated from BCC dialect by bcc_core.compat: do not edit */\n",
                 '#include "vmlinux.h"\n', "#include <bpf/bpf_helpers.h>\n",
                 "#include <bpf/bpf_tracing.h>\n", "#include <bpf/bpf_core_read.h>\n",
-                "#include <bpf/bpf_endian.h>\n", '#include "bcc_compat.h"\n', "\n"]
+                "#include <bpf/bpf_endian.h>\n", '#include "bcc_compat.h"\n']
+        head += self.tp_text
         tail = []
         if not self.has_license:
             tail = ['\nchar _license[] SEC("license") = "GPL";\n']
-        body = "\n".join(items)
-        return "".join(head) + self.resolve_lines("".join(self.tp_text) + body) + \
-            "".join(tail)
+        body = apply_edits(self.pp, 0, list(edits.values()))
+        return "".join(head) + _drop_preamble(body) + "".join(tail)
+
+    def item_of(self, ext, items, starts):
+        k = self.source.token_at(self.source.offset(ext.coord))
+        i = bisect.bisect_right(starts, k) - 1
+        return items[max(i, 0)]
+
+    def item_span(self, item):
+        src = self.source
+        return src.tok_start[item[0]], src.tok_end[item[1]]
 
     has_license = False
 
@@ -1684,16 +1648,16 @@ class Translator:
         if kind == "histogram":
             mtype = "BPF_MAP_TYPE_ARRAY" if isinstance(key_t, Prim) and \
                 key_t.name in ("int", "signed int") else "BPF_MAP_TYPE_HASH"
-        g = self.gen
+        g = self.em.printer
 
         def tyname(node):
             node = _strip_declname(node)
             return g.visit(c_ast.Typename(None, [], None, node))
         lines = ["struct {", "\t__uint(type, %s);" % mtype]
         if kind == "ringbuf":
-            lines.append("\t__uint(max_entries, (%s) * 4096);" % g.visit(size))
+            lines.append("\t__uint(max_entries, (%s) * 4096);" % self.em.render(size))
         elif kind != "perf_output":
-            lines.append("\t__uint(max_entries, %s);" % g.visit(size))
+            lines.append("\t__uint(max_entries, %s);" % self.em.render(size))
         if kind in ("perf_output", "perf_array", "prog", "cgroup_array"):
             lines += ["\t__uint(key_size, sizeof(u32));", "\t__uint(value_size, sizeof(u32));"]
         elif kind == "stacktrace":
@@ -1706,12 +1670,12 @@ class Translator:
             lines.append("\t__type(value, %s);" % tyname(m.value_node))
         fl = self.const_int(flags)
         if fl or (fl is None and not (isinstance(flags, c_ast.Constant))):
-            lines.append("\t__uint(map_flags, %s);" % g.visit(flags))
+            lines.append("\t__uint(map_flags, %s);" % self.em.render(flags))
         lines.append('} %s SEC(".maps");' % name)
-        return self.sentinel(d) + "\n".join(lines) + "\n"
+        return " ".join(l.strip() for l in lines)
 
     # -- functions ------------------------------------------------------------------------
-    def funcdef(self, f):
+    def funcdef(self, f, item):
         decl = f.decl
         name = decl.name
         fdecl = decl.type
@@ -1787,34 +1751,42 @@ class Translator:
             self.declare(p.name, Sym(t, "direct" if p.name in ctx_names else None))
         if macro in ("BPF_KPROBE", "BPF_KSYSCALL") and params[0].name != "ctx":
             self.declare("ctx", Sym(first_t, "direct"))
-        prefix = ""
         f.body = self.stmt(f.body)
         self.pop()
-        g = self.gen
-        g.indent_level = 0
-        body = g.visit(f.body)
+        em = self.em
+        src = self.source
+        head_lo = src.tok_start[item[0]]
+        if item[2] is None:
+            self.err("%s: cannot find the function's body" % name, f)
+        body_lo = src.tok_start[item[2]]
+        edits = []
         if macro in ("BPF_KPROBE", "BPF_KSYSCALL") and params[0].name != "ctx":
             # BPF_KPROBE names the context ctx; keep the user's name working
-            body = body.replace("{\n", "{\n\t%s = ctx;\n" % g.visit(
-                c_ast.Decl(params[0].name, [], [], [], [], _strip_declname(
-                    params[0].type, params[0].name), None, None)), 1)
+            edits.append((body_lo + 1, body_lo + 1,
+                          " %s = ctx;" % em.render_original(params[0])))
         if sec is None:
-            # a helper function: always inlined
-            decl.storage = [s for s in storage if s not in ("static", "extern")]
-            decl.funcspec = []
-            sig = "static __always_inline " + g.visit(decl)
-            return prefix + self.sentinel(f) + sig + "\n" + body
+            # a helper function: always inlined (storage words before its name dropped)
+            name_lo = src.offset(decl.coord)
+            lead = re.sub(r"\b(static|extern|inline|__inline|__inline__)\b|"
+                          r"__attribute__\s*\(\(\s*always_inline\s*\)\)", "",
+                          self.pp[head_lo:name_lo]).lstrip()
+            header = "static __always_inline " + lead + self.pp[name_lo:body_lo]
+            return [(head_lo, body_lo, header)] + edits
+        g = em.printer
         ret = g.visit(c_ast.Typename(None, [], None, _strip_declname(fdecl.type)))
-        if macro:
-            rest = params[1:] if macro in ("BPF_KPROBE", "BPF_KSYSCALL") else params
-            ps = [g.visit(p) for p in rest]
-            sig = "%s %s(%s)" % (ret, macro, ", ".join([out_name] + ps))
+        if name.startswith("__bcc_tracepoint__"):
+            rec = self.rtype(params[0].type)
+            ps = ["struct %s *%s" % (rec.to.name, params[0].name)]
         else:
-            ps = [g.visit(p) for p in params] or ["void"]
-            sig = "%s %s(%s)" % (ret, out_name, ", ".join(ps))
+            ps = [em.render(p) for p in params]
+        if macro:
+            rest = ps[1:] if macro in ("BPF_KPROBE", "BPF_KSYSCALL") else ps
+            sig = "%s %s(%s)" % (ret, macro, ", ".join([out_name] + rest))
+        else:
+            sig = "%s %s(%s)" % (ret, out_name, ", ".join(ps or ["void"]))
         if ret.strip() != "int" and macro:
             self.err("%s: probe functions must return int" % out_name, f)
-        return prefix + 'SEC("%s")\n' % sec + self.sentinel(f) + sig + "\n" + body
+        return [(head_lo, body_lo, 'SEC("%s") %s ' % (sec, sig))] + edits
 
     # -- tracepoints ----------------------------------------------------------------------
     def tp_record(self, n):
@@ -1831,19 +1803,6 @@ class Translator:
         if text:
             self.tp_text.append(text)
         return rec
-
-    def tp_prefix(self, f, params):
-        if params:
-            t = params[0].type
-            while not isinstance(t, c_ast.TypeDecl):
-                t = t.type
-            st = t.type
-            if isinstance(st, c_ast.Struct) and st.name.startswith("__bcc_tp_args__"):
-                self.rtype(st)
-                st.name = self._tp_names[st.name]
-        return ""
-
-    _tp_names = {}
 
     def read_format(self, cat, ev):
         tf = self.tracefs
@@ -1889,14 +1848,12 @@ class Translator:
             have = [(m.name, m.bit_offset // 8) for m in bt.members
                     if m.name not in ("ent", "__data")]
             if want is None or have == want:
-                self._tp_names[key] = bt.name
                 return self.bt.conv(tid), bt.name, ""
         if fmt is None:
             self.err("tracepoint %s:%s not found (no trace_event_raw_%s in BTF and no "
                      "tracefs format file)" % (cat, ev, ev), node, "TRACEPOINT_PROBE")
         # generate from the format file
         cname = "tracepoint__%s__%s" % (cat, ev)
-        self._tp_names[key] = cname
         lines = ["struct %s {" % cname]
         fields = {}
         cur = 0
@@ -1947,37 +1904,6 @@ class Translator:
                 if b.kind_of(tid) == _btf.KIND_STRUCT:
                     out.append(tid)
         return sorted(out)
-
-    # -- #line handling -------------------------------------------------------------------
-    def sentinel(self, n):
-        c = getattr(n, "coord", None)
-        if c is None or not c.file or c.file.startswith("<") or \
-                c.file.endswith("bcc_parse_prelude.h"):
-            return ""
-        return "%s%d\x02%s\x03" % (_SENT, c.line, c.file)
-
-    def resolve_lines(self, text):
-        out = []
-        mapped = None       # (file, line) the next output line corresponds to
-        for line in text.split("\n"):
-            while _SENT in line:
-                i = line.index(_SENT)
-                j = line.index("\x03", i)
-                ln, f = line[i + 1:j].split("\x02", 1)
-                ln = int(ln)
-                line = line[:i] + line[j + 1:]
-                if line[:i].strip():
-                    continue        # not at the start of the line: keep first mapping
-                if mapped is not None and mapped[0] == f and 0 <= ln - mapped[1] <= 3:
-                    out.extend([""] * (ln - mapped[1]))
-                elif mapped != (f, ln):
-                    out.append('#line %d "%s"' % (ln, f))
-                mapped = (f, ln)
-                break
-            out.append(line)
-            if mapped is not None:
-                mapped = (mapped[0], mapped[1] + 1)
-        return "\n".join(out)
 
 
 def _same_type(a, b):
