@@ -187,6 +187,59 @@ PRELUDE = r"""
 #define S_IFLNK 0120000
 #define S_IFREG 0100000
 #define S_IFDIR 0040000
+#define DISK_NAME_LEN 32
+#define IFNAMSIZ 16
+#define BDEVNAME_SIZE 32
+#define REQ_OP_BITS 8
+#define REQ_OP_MASK ((1 << REQ_OP_BITS) - 1)
+#define S_ISLNK(m) (((m) & S_IFMT) == S_IFLNK)
+#define S_ISREG(m) (((m) & S_IFMT) == S_IFREG)
+#define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
+#define S_ISCHR(m) (((m) & S_IFMT) == 0020000)
+#define S_ISBLK(m) (((m) & S_IFMT) == 0060000)
+#define S_ISFIFO(m) (((m) & S_IFMT) == 0010000)
+#define S_ISSOCK(m) (((m) & S_IFMT) == S_IFSOCK)
+#define KERNEL_VERSION(a, b, c) (((a) << 16) + ((b) << 8) + ((c) > 255 ? 255 : (c)))
+#define min(x, y) ({ typeof(x) __bcc_x = (x); typeof(y) __bcc_y = (y); \
+                     __bcc_x < __bcc_y ? __bcc_x : __bcc_y; })
+#define max(x, y) ({ typeof(x) __bcc_x = (x); typeof(y) __bcc_y = (y); \
+                     __bcc_x > __bcc_y ? __bcc_x : __bcc_y; })
+#define min_t(t, x, y) min((t)(x), (t)(y))
+#define max_t(t, x, y) max((t)(x), (t)(y))
+#define tcp_sk(sk) ((struct tcp_sock *)(sk))
+#define inet_sk(sk) ((struct inet_sock *)(sk))
+#define inet_csk(sk) ((struct inet_connection_sock *)(sk))
+#define udp_sk(sk) ((struct udp_sock *)(sk))
+#define sg_is_last(sg) ((sg)->page_link & 0x02)
+#define sg_is_chain(sg) ((sg)->page_link & 0x01)
+#define sg_chain_ptr(sg) ((struct scatterlist *)((sg)->page_link & ~0x03UL))
+#define skb_rx_queue_recorded(skb) ((skb)->queue_mapping != 0)
+#define skb_get_rx_queue(skb) ((skb)->queue_mapping - 1)
+#define sk_node __sk_common.skc_node
+#define sk_refcnt __sk_common.skc_refcnt
+#define sk_hash __sk_common.skc_hash
+#define sk_portpair __sk_common.skc_portpair
+#define sk_num __sk_common.skc_num
+#define sk_dport __sk_common.skc_dport
+#define sk_addrpair __sk_common.skc_addrpair
+#define sk_daddr __sk_common.skc_daddr
+#define sk_rcv_saddr __sk_common.skc_rcv_saddr
+#define sk_family __sk_common.skc_family
+#define sk_state __sk_common.skc_state
+#define sk_reuse __sk_common.skc_reuse
+#define sk_reuseport __sk_common.skc_reuseport
+#define sk_ipv6only __sk_common.skc_ipv6only
+#define sk_bound_dev_if __sk_common.skc_bound_dev_if
+#define sk_prot __sk_common.skc_prot
+#define sk_net __sk_common.skc_net
+#define sk_v6_daddr __sk_common.skc_v6_daddr
+#define sk_v6_rcv_saddr __sk_common.skc_v6_rcv_saddr
+#define sk_cookie __sk_common.skc_cookie
+#define sk_flags __sk_common.skc_flags
+#define inet_daddr sk.__sk_common.skc_daddr
+#define inet_rcv_saddr sk.__sk_common.skc_rcv_saddr
+#define inet_dport sk.__sk_common.skc_dport
+#define inet_num sk.__sk_common.skc_num
 #define NSEC_PER_SEC 1000000000ULL
 #define NSEC_PER_MSEC 1000000ULL
 #define NSEC_PER_USEC 1000ULL
@@ -563,6 +616,16 @@ def _blank_line_markers(text):
     return re.sub(r"(?m)^[ \t]*#[^\n]*", lambda m: " " * len(m.group(0)), text)
 
 
+def _linux_version_code():
+    """LINUX_VERSION_CODE of the running kernel, for #if in programs (BCC takes it from
+    the kernel's headers)."""
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", os.uname().release)
+    if not m:
+        return 0
+    a, b, c = (int(x or 0) for x in m.groups())
+    return (a << 16) + (b << 8) + min(c, 255)
+
+
 def _drop_preamble(text):
     """The preprocessed text from the first line marker of a user's file on (before
     it: markers of <built-in>, <command line> and the parse prelude, and blank lines)."""
@@ -676,6 +739,8 @@ class Translator:
         fname = self.filename.replace("\\", "\\\\").replace('"', '\\"')
         src = '# 1 "%s"\n%s\n' % (fname, body)
         flags = [f for f in self.cflags if f.startswith(("-D", "-U", "-I"))]
+        if not any(f.startswith("-DLINUX_VERSION_CODE") for f in flags):
+            flags.append("-DLINUX_VERSION_CODE=%d" % _linux_version_code())
         cmd = [clang, "-E", "-x", "c", "-target", "bpf", "-nostdinc",
                "-D__TARGET_ARCH_x86", "-D__BCC_COMPAT_PARSE__", "-include", prelude,
                "-I", src_dir or ".", *flags, "-"]
@@ -696,8 +761,61 @@ class Translator:
 
     def parse(self, text, src_dir="."):
         """Preprocess, mask GNU C (same offsets) and parse; sets self.source (the
-        preprocessed text with its tokens) for the splicing emitter."""
+        preprocessed text with its tokens) for the splicing emitter.  Structs the
+        program defines under a kernel type's name are settled first (see
+        :meth:`kernel_collisions`) and the text parsed again."""
         pp = self.preprocess(text, src_dir)
+        ast = self.parse_pp(pp)
+        fixed = self.kernel_collisions(ast)
+        if fixed is not None:
+            self.masker = Masker()
+            ast = self.parse_pp(fixed)
+        return ast
+
+    def kernel_collisions(self, ast):
+        """The preprocessed text with the program's definitions of kernel-named structs
+        settled (vmlinux.h defines every kernel type, so clang would see two):
+
+        * a definition whose members all exist in the kernel's type is the program's
+          copy of a type the kernel headers do not export (dcsnoop's ``struct
+          nameidata``): its body is dropped and the kernel's type (from BTF, so read
+          with CO-RE) is used;
+        * any other is the program's own type that happens to share a kernel name: it
+          is renamed ``NAME___bcc`` throughout the program.
+
+        None when there is nothing to settle."""
+        drop, rename = [], set()
+        for node in _walk(ast):
+            if not isinstance(node, (c_ast.Struct, c_ast.Union)) or node.decls is None or \
+                    not node.name or not self.is_user(node):
+                continue
+            su = "struct" if isinstance(node, c_ast.Struct) else "union"
+            krec = self.bt.record(su, node.name)
+            if krec is None:
+                continue
+            names = [d.name for d in node.decls if isinstance(d, c_ast.Decl) and d.name]
+            if names and all(self.bt.member(krec, n) is not None for n in names):
+                drop.append(node)
+            else:
+                rename.add((su, node.name))
+        if not drop and not rename:
+            return None
+        src, pp = self.source, self.pp
+        edits = []
+        for node in drop:
+            k = src.token_at(src.offset(node.coord))
+            while k < len(src.tok) and src.tok[k] != "{":
+                k += 1
+            lo, hi = src.tok_start[k], src.tok_end[src.match[k]]
+            edits.append((lo, hi, re.sub(r"[^\n]", " ", pp[lo:hi])))
+        toks = src.tok
+        for k in range(1, len(toks)):
+            if (toks[k - 1], toks[k]) in rename and \
+                    self.is_user_line(pp.count("\n", 0, src.tok_start[k])):
+                edits.append((src.tok_start[k], src.tok_end[k], toks[k] + "___bcc"))
+        return apply_edits(pp, 0, edits)
+
+    def parse_pp(self, pp):
         self.pp = pp
         self.lmap = lmap = _line_map(pp)
         try:
@@ -1679,6 +1797,8 @@ class Translator:
         decl = f.decl
         name = decl.name
         fdecl = decl.type
+        if not isinstance(fdecl, c_ast.FuncDecl):
+            self.err("cannot parse the definition of '%s' as a function" % name, f)
         params = list(fdecl.args.params) if fdecl.args is not None else []
         params = [p for p in params if not (isinstance(p, c_ast.Typename) and
                                             _is_void(p))]

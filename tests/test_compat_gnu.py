@@ -97,3 +97,23 @@ def test_gnu_c_program_runs(tmp_path):
         assert v is None or v.pid == p.pid
         counts = {k.value: c.value for k, c in b["counts"].items() if c.value}
         assert set(counts) <= {1, 2} and sum(counts.values()) >= 1
+
+
+def test_kernel_named_structs_are_settled():
+    """A program's copy of a kernel type (dcsnoop's struct nameidata) gives way to the
+    kernel's (read with CO-RE); a program type that only shares a kernel name is
+    renamed, so vmlinux.h and the program do not define one name twice."""
+    text = ("struct nameidata {\n    struct path path;\n    struct qstr last;\n};\n"
+            "struct file {\n    int my_own_field;\n};\n"
+            "BPF_HASH(seen, u32, struct file);\n"
+            "int kprobe__d_lookup(struct pt_regs *ctx, struct nameidata *nd)\n{\n"
+            "    struct file f = {};\n    u32 k = nd->last.len;\n"
+            "    f.my_own_field = k;\n    seen.update(&k, &f);\n    return 0;\n}\n")
+    out = tr.translate(text, filename="coll.c")
+    assert "struct nameidata {" not in out and "struct path path;" not in out
+    assert "BPF_CORE_READ(nd, last.len)" in out
+    assert "struct file___bcc {" in out and "struct file___bcc f = {};" in out
+    assert "__type(value, struct file___bcc)" in out
+    lines = out.split("\n")
+    # the dropped body keeps its lines
+    assert lines.index("struct file___bcc {") - lines.index('# 1 "coll.c"') == 5
