@@ -4,7 +4,12 @@
 """``BPF``: BCC's Python front end on compiled BPF CO-RE objects.
 
 ``BPF(src_file="tool.bpf.o")`` loads the object (maps, globals, CO-RE relocations,
-programs) and attaches what can be attached automatically:
+programs) and attaches what can be attached automatically.  ``BPF(text=bcc_c)`` and
+``BPF(src_file="tool.c")`` take BCC C: it is translated to CO-RE C and compiled with
+clang once (:func:`bcc_core.compat.build.object_for_text`), the object is cached, and
+later starts load the cached object without clang or the translator; machines without
+clang use objects recorded by ``bcc-core bundle`` (``$BCC_CORE_OBJECTS``).  What is
+attached automatically:
 
 * programs whose SEC() name carries a target, as libbpf's auto-attach does
   (``SEC("tracepoint/syscalls/sys_enter_openat")``, ``SEC("raw_tp/sched_switch")``,
@@ -189,11 +194,29 @@ def _is_elf(data):
     return isinstance(data, (bytes, bytearray)) and bytes(data[:4]) == b"\x7fELF"
 
 
-def _not_bcc_c(what):
-    return NotSupportedError(
-        "%s is BCC C source: bcc-core loads compiled BPF CO-RE objects, it has no C "
-        "compiler at run time.  Compile it first with `bcc-core build` (or clang -target "
-        "bpf) and pass the object: BPF(src_file=\"tool.bpf.o\")" % what)
+def _text_object(text, filename, src_dir, cflags, btf):
+    """The .bpf.o for BCC C text (BPF(text=...), BPF(src_file="x.c")): bundled, cached or
+    compiled by bcc_core.compat.build.object_for_text.  Under `bcc-core bundle`
+    ($BCC_CORE_BUNDLE) the object is also recorded in the bundle, and unless --run
+    ($BCC_CORE_BUNDLE_RUN) the script ends there: nothing is loaded."""
+    from .compat import build as _build
+    try:
+        path, key = _build.object_for_text(text, cflags, filename, src_dir, btf)
+    except BccCoreError as e:
+        # one exception whose message starts with the user's file:line, raised from here:
+        # the translator's and clang's internals are not the user's business
+        raise e.with_traceback(None) from None
+    bundle = os.environ.get(_build.BUNDLE_ENV)
+    if bundle:
+        dest = _build.record_bundle(bundle, path, key, text, cflags, filename)
+        if not os.environ.get(_build.BUNDLE_RUN_ENV):
+            sys.stdout.flush()
+            sys.stderr.write("bcc-core bundle: recorded %s for %s (%d bytes of C); the "
+                             "script stops here (bcc-core bundle --run lets it go on)\n"
+                             % (dest, filename, len(text)))
+            sys.stderr.flush()
+            os._exit(0)
+    return path
 
 
 class BPF(object):
@@ -212,6 +235,11 @@ class BPF(object):
     ))
 
     CLOCK_MONOTONIC = 1         # clockid of linux/time.h
+
+    # the prefixes of syscall functions across kernels and architectures, as BCC lists
+    _syscall_prefixes = [b"sys_", b"__x64_sys_", b"__x32_compat_sys_",
+                         b"__ia32_compat_sys_", b"__arm64_sys_", b"__s390x_sys_",
+                         b"__s390_sys_", b"__riscv_sys_"]
 
     @_class_attr_once
     def timespec():
@@ -276,11 +304,17 @@ class BPF(object):
                  attach_usdt_ignore_pid=False, obj=None, rodata=None, config=None,
                  btf=None, kconfig=None, autoattach=True, event_types=None,
                  autoload=None, reuse_maps=None):
-        """Load a compiled BPF object and auto-attach its programs.
+        """Load a BPF object (compiled, or BCC C compiled here once) and auto-attach
+        its programs.
 
         Args (BCC's, plus bcc-core's):
-            src_file: path of the ``.bpf.o`` (BCC C sources are refused with a hint)
-            text: the object's bytes (an ELF image); BCC C text is refused
+            src_file: path of a compiled ``.bpf.o``, or of BCC C (any other file),
+                handled as ``text`` (its directory is searched for ``#include "..."``)
+            text: BCC C (str or bytes), translated to CO-RE C and compiled with clang
+                against the running kernel's BTF once, then cached; found without
+                clang in ``$BCC_CORE_OBJECTS`` (see ``bcc-core bundle``); or the
+                bytes of an object (an ELF image)
+            cflags: clang flags for ``text`` / C ``src_file`` (``-DX=1``, ``-I``...)
             obj: the object's bytes (alias of an ELF ``text``)
             rodata / config: ``{"const_volatile_global": value}`` set before load
             btf: relocate CO-RE against this BTF file instead of the running kernel's
@@ -290,7 +324,7 @@ class BPF(object):
             autoload: ``{"prog": bool}`` which programs to load (default: SEC() says)
             reuse_maps: ``{"map": fd or pinned path}`` use existing maps (e.g. BCC's
                 pinned --cgroupmap/--mntnsmap filter maps)
-            hdr_file, debug, cflags, allow_rlimit, device: accepted and ignored
+            hdr_file, debug, allow_rlimit, device: accepted and ignored
         """
         self.debug = debug
         self.module = None
@@ -304,6 +338,7 @@ class BPF(object):
         self.kfunc_entry_fds = {}
         self.kfunc_exit_fds = {}
         self.lsm_fds = {}
+        self.fmod_ret_fds = {}
         self.open_perf_events = {}  # (type, config) -> {cpu -> link}
         self._auto_links = []
         self.perf_buffers = {}
@@ -319,22 +354,31 @@ class BPF(object):
         if usdt_contexts:
             raise NotSupportedError("USDT contexts are not supported by bcc-core yet")
         data = obj
+        source = None               # BCC C: (text, file name for messages, its dir)
         if text is not None and data is None:
             if _is_elf(text):
                 data = bytes(text)
             elif text:
-                raise _not_bcc_c("BPF(text=...)")
+                if not isinstance(text, (str, bytes, bytearray)):
+                    raise TypeError("BPF(text=...) takes str or bytes, not %s"
+                                    % type(text).__name__)
+                source = (text, "<text>", None)
         src_file = _assert_is_bytes(src_file)
         path = None
-        if src_file:
+        if src_file and source is None:
             src_file = BPF._find_file(src_file)
             path = _str(src_file)
             with open(path, "rb") as f:
                 head = f.read(4)
             if head != b"\x7fELF":
-                raise _not_bcc_c("'%s'" % path)
+                with open(path, "rb") as f:
+                    source = (f.read(), path, os.path.dirname(os.path.abspath(path)))
+                path = None
+        if source is not None:
+            path = _text_object(*source, cflags=cflags, btf=btf)
         if data is None and path is None:
-            raise Exception("BPF() needs src_file= (a compiled .bpf.o) or obj=bytes")
+            raise Exception("BPF() needs text= (BCC C), src_file= (a .c file or a "
+                            "compiled .bpf.o) or obj=bytes")
         self._load(path, data, rodata if rodata is not None else config, btf, kconfig,
                    autoload, reuse_maps)
         self.module = self._obj
@@ -947,6 +991,20 @@ class BPF(object):
         return self._attach_btf_prog(b"kretfunc__", fn_name, self.kfunc_exit_fds,
                                      "kernel exit func")
 
+    @staticmethod
+    def support_fmod_ret():
+        """True if the kernel has fmod_ret programs (BPF_MODIFY_RETURN) and can attach
+        them (BPF trampolines)."""
+        return BPF.kernel_enum_has_val("bpf_attach_type", "BPF_MODIFY_RETURN") == 1 \
+            and bool(_features.trampolines()[0])
+
+    def attach_fmod_ret(self, fn_name=b""):
+        return self._attach_btf_prog(b"kmod_ret__", fn_name, self.fmod_ret_fds,
+                                     "fmod_ret func")
+
+    def detach_fmod_ret(self, fn_name=b""):
+        self._detach_btf_prog(b"kmod_ret__", fn_name, self.fmod_ret_fds, "Fmod_ret func")
+
     def detach_lsm(self, fn_name=b""):
         self._detach_btf_prog(b"lsm__", fn_name, self.lsm_fds, "LSM")
 
@@ -986,6 +1044,23 @@ class BPF(object):
                 return False
             return 1 if has(tid) else 0
         return -1
+
+    @staticmethod
+    def kernel_enum_has_val(enum_name, value_name):
+        """1 if the kernel's enum ``enum_name`` (BTF) has the value ``value_name``, 0 if
+        not, -1 if the kernel has no such enum (or no BTF)."""
+        from . import btf as _btf
+        try:
+            kb = _btf.kernel_btf()
+        except Exception:
+            return -1
+        ename, vname = _str(enum_name), _str(value_name)
+        tids = [t for kind in (_btf.KIND_ENUM, _btf.KIND_ENUM64)
+                for t in (kb.find(ename, kind) or [])]
+        if not tids:
+            return -1
+        return 1 if any(name == vname for t in tids
+                        for name, _ in (kb.type(t).values or ())) else 0
 
     def detach_tracepoint(self, tp=b""):
         tp = _assert_is_bytes(tp)
@@ -1491,7 +1566,8 @@ class BPF(object):
                   (self.raw_tracepoint_fds, self.detach_raw_tracepoint),
                   (self.kfunc_entry_fds, self.detach_kfunc),
                   (self.kfunc_exit_fds, self.detach_kretfunc),
-                  (self.lsm_fds, self.detach_lsm))
+                  (self.lsm_fds, self.detach_lsm),
+                  (self.fmod_ret_fds, self.detach_fmod_ret))
         for attached, undo in detach:
             for key in list(attached):
                 attempt(undo, key)

@@ -1,4 +1,6 @@
-"""The ``bcc-core`` command: inspect, check and load BPF objects."""
+"""The ``bcc-core`` command: inspect, check and load BPF objects; with
+bcc_core.compat.cli, translate and build BCC C (vmlinux, build, translate) and
+record a script's objects for machines without clang (bundle)."""
 import argparse
 import sys
 
@@ -59,7 +61,7 @@ def main(argv=None):
     p.set_defaults(fn=cmd_check)
     try:
         from .compat.cli import add_subcommands as _compat_subcommands
-    except ImportError:      # pycparser (the "compat" extra) not installed
+    except ImportError:      # a package built without bcc_core.compat
         _compat_subcommands = None
     if _compat_subcommands is not None:
         _compat_subcommands(sub)

@@ -398,13 +398,19 @@ def test_unsupported_kernel_features_say_so(bpf_obj):
         assert bpf_fds() == before
 
 
-def test_bcc_c_source_is_refused_clearly(tmp_path):
+def test_bcc_c_source_without_clang_is_refused_clearly(tmp_path, monkeypatch):
+    # BCC C is compiled by BPF() where clang is (tests/test_text_path.py); without
+    # clang and without a bundled object it is refused naming the package and the route
     from bcc_core import BPF
-    with pytest.raises(NotSupportedError, match="bcc-core build"):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("BCC_CORE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("BCC_CORE_OBJECTS", raising=False)
+    with pytest.raises(NotSupportedError, match="apt-get install clang-19") as ei:
         BPF(text=b'int kprobe__do_nanosleep(void *ctx) { return 0; }')
+    assert "bcc-core bundle" in str(ei.value)
     src = tmp_path / "tool.c"
     src.write_text("BPF_HASH(counts);\n")
-    with pytest.raises(NotSupportedError, match="bcc-core build"):
+    with pytest.raises(NotSupportedError, match="bcc-core bundle"):
         BPF(src_file=str(src))
 
 
