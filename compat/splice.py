@@ -329,6 +329,11 @@ class Printer(c_generator.CGenerator):
             return self.em.render_original(node)
         return self.restore(super().visit(node))
 
+    def visit_Hoist(self, n):
+        base = self.visit(n.base)
+        return "({ typeof(%s) %s = (%s); %s; })" % (base, n.tmp.name, base,
+                                                     self.visit(n.expr))
+
     def generic_print(self, node):
         return self.restore(super().visit(node))
 

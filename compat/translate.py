@@ -676,6 +676,18 @@ class Sym:
         self.type, self.prov, self.kind = type, prov, kind
 
 
+class Hoist(c_ast.Node):
+    """``({ typeof(base) tmp = (base); expr; })``: expr uses tmp for base."""
+    __slots__ = ("base", "tmp", "expr", "coord", "__weakref__")
+    attr_names = ()
+
+    def __init__(self, base, tmp, expr, coord=None):
+        self.base, self.tmp, self.expr, self.coord = base, tmp, expr, coord
+
+    def children(self):
+        return (("base", self.base), ("expr", self.expr))
+
+
 def _id(name, coord=None):
     return c_ast.ID(name, coord)
 
@@ -1166,34 +1178,53 @@ class Translator:
             return R(self.core_lval(core), t, "kernel", core)
         return R(self.materialize(core, steps[-1][2]), t, "kernel", core)
 
-    def core_ptr(self, core):
+    # A CO-RE read's base expression lands inside __builtin_preserve_access_index: an
+    # access to the program's own memory there (valp->fp) would become a relocation
+    # against a type the kernel does not have.  Such bases are evaluated first:
+    # ({ typeof(B) __bcc_bN = (B); READ(__bcc_bN, ...); }).
+    def hoisted(self, core, build):
+        base = core.base
+        if not any(isinstance(x, (c_ast.StructRef, c_ast.ArrayRef)) for x in _walk(base)):
+            return build(base)
+        self.n_hoist = getattr(self, "n_hoist", 0) + 1
+        tmp = _id("__bcc_b%d" % self.n_hoist)
+        return Hoist(base, tmp, build(tmp))
+
+    def core_ptr(self, core, base=None):
+        base = core.base if base is None else base
         if core.segs:
-            return _call("BPF_CORE_READ", [core.base] + core.segs)
-        return core.base
+            return _call("BPF_CORE_READ", [base] + core.segs)
+        return base
 
     def core_addr(self, core):
         if core.seg is None:
             return core.base
-        return c_ast.UnaryOp("&", _graft(self.core_ptr(core), core.seg))
+        return self.hoisted(core, lambda b: c_ast.UnaryOp("&", _graft(self.core_ptr(core, b),
+                                                                      core.seg)))
 
     def core_lval(self, core):
         if core.seg is None:
             return c_ast.UnaryOp("*", core.base)
-        return _graft(self.core_ptr(core), core.seg)
+        return self.hoisted(core, lambda b: _graft(self.core_ptr(core, b), core.seg))
 
     def materialize(self, core, node):
         if core.seg is None:
             return _call("__bcc_read", [core.base])
         if core.bitfield:
             seg = core.seg
-            p = self.core_ptr(core)
-            if isinstance(seg, c_ast.ID):
-                return _call("BPF_CORE_READ_BITFIELD_PROBED", [p, seg])
-            if isinstance(seg, c_ast.StructRef) and seg.type == ".":
+            if not (isinstance(seg, c_ast.ID) or
+                    isinstance(seg, c_ast.StructRef) and seg.type == "."):
+                self.err("unsupported bit-field access", node)
+
+            def build(b):
+                p = self.core_ptr(core, b)
+                if isinstance(seg, c_ast.ID):
+                    return _call("BPF_CORE_READ_BITFIELD_PROBED", [p, seg])
                 return _call("BPF_CORE_READ_BITFIELD_PROBED",
                              [c_ast.UnaryOp("&", _graft(p, seg.name)), seg.field])
-            self.err("unsupported bit-field access", node)
-        return _call("BPF_CORE_READ", [core.base] + core.segs + [core.seg])
+            return self.hoisted(core, build)
+        return self.hoisted(core, lambda b: _call("BPF_CORE_READ",
+                                                  [b] + core.segs + [core.seg]))
 
     # -- expressions ----------------------------------------------------------------------
     def expr(self, n, mode="value"):
@@ -1312,9 +1343,11 @@ class Translator:
             if is_ptrish(a.type):
                 return R(n, Prim("long", 8))
         ta, tb = a.type, b.type
+        prov = "kernel" if op in ("+", "-", "&", "|") and "kernel" in (a.prov, b.prov) \
+            else None
         if isinstance(ta, Prim) and isinstance(tb, Prim):
-            return R(n, ta if (ta.size or 4) >= (tb.size or 4) else tb)
-        return R(n, ta)
+            return R(n, ta if (ta.size or 4) >= (tb.size or 4) else tb, prov)
+        return R(n, ta, prov)
 
     def x_Assignment(self, n, mode):
         lv = self.expr(n.lvalue, "lvalue")
@@ -1340,6 +1373,10 @@ class Translator:
         prov = None
         if isinstance(r.type, (Ptr, Arr)) and isinstance(t, Ptr):
             prov = self.eprov(r)
+        elif isinstance(t, (Ptr, Prim)) and (r.prov == "kernel" or self.eprov(r) == "kernel"):
+            # an address in kernel memory (or a value read from it) as a number, or a
+            # number made a pointer again: still kernel memory (BCC's rule)
+            prov = "kernel"
         return R(n, t, prov)
 
     def x_ExprList(self, n, mode):
@@ -1408,6 +1445,8 @@ class Translator:
                 return self.tp_data_loc(n, name, args)
             if name == "bpf_trace_printk":
                 n.name = _id("bpf_printk", n.name.coord)
+            if name in ("memcpy", "__builtin_memcpy") and len(args) == 3:
+                return self.kernel_memcpy(n, args)
             if name in _PROBE_READ and len(args) == 3:
                 return self.probe_read(n, name, args)
         fr = self.expr(n.name)
@@ -1464,21 +1503,37 @@ class Translator:
             # a kernel field: CO-RE
             field_t = r.type.to if isinstance(r.type, Ptr) else r.type
             if core.seg is not None and self._reads_whole(dst, size, field_t, is_str):
-                return R(_call("BPF_CORE_READ_STR_INTO" if is_str else "BPF_CORE_READ_INTO",
-                               [d.node, core.base] + core.segs + [core.seg], n.coord),
-                         Prim("long", 8))
+                fn = "BPF_CORE_READ_STR_INTO" if is_str else "BPF_CORE_READ_INTO"
+                return R(self.hoisted(core, lambda b: _call(
+                    fn, [d.node, b] + core.segs + [core.seg], n.coord)), Prim("long", 8))
             if core.segs or core.seg is None:
                 # the address holds a BPF_CORE_READ (no nested preserve_access_index):
                 # the field access itself is relocated by vmlinux.h's attribute
                 fn = kname
             else:
                 fn = "bpf_core_read_str" if is_str else "bpf_core_read"
+            if fn.startswith("bpf_core_read") and isinstance(r.node, Hoist):
+                h = r.node      # the read itself goes inside the hoisted base's scope
+                return R(Hoist(h.base, h.tmp, _call(fn, [d.node, sz.node, h.expr], n.coord)),
+                         Prim("long", 8))
             return R(_call(fn, [d.node, sz.node, r.node], n.coord), Prim("long", 8))
         rs = self.expr(src) if r is None else r
         args[2] = rs.node
         if self.eprov(rs) == "kernel":
             n.name = _id(kname, n.name.coord)
         return R(n, Prim("long", 8))
+
+    def kernel_memcpy(self, n, args):
+        """memcpy(dst, src, size) from kernel memory is a probe read (as BCC rewrites
+        it); between the program's own buffers it stays a memcpy."""
+        dst, src, size = args
+        probe = _call("__bcc_memcpy", [dst, size, src], n.coord)
+        r = self.probe_read(probe, "bpf_probe_read_kernel", probe.args.exprs)
+        if r.node is probe and probe.name.name == "__bcc_memcpy":
+            d, sz, sr = probe.args.exprs
+            args[0], args[1], args[2] = d, sr, sz
+            return R(n, Ptr(Void()), "direct")
+        return r
 
     def _reads_whole(self, dst, size, field_t, is_str):
         """dst is &X (or array X) and size is sizeof(X), and X has the field's type:
@@ -1808,6 +1863,7 @@ class Translator:
         macro = None
         out_name = name
         ctx_names = set()
+        kernel_params = False
         static = "static" in storage
         first_t = self.rtype(params[0].type) if params and \
             not isinstance(params[0], c_ast.EllipsisParam) else None
@@ -1818,7 +1874,11 @@ class Translator:
             cat, _, ev = rest.partition("__")
             out_name = "tracepoint__%s__%s" % (cat, ev)
             sec = "tracepoint/%s/%s" % (cat, ev)
+            # args: the kernel's trace_event_raw_* type (read with CO-RE: a direct load
+            # at a relocated offset can become "modified ctx" access) or a struct made
+            # from the format file (constant offsets, read directly)
             ctx_names.add("args")
+            kernel_params = True
         elif name.startswith("__bcc_raw_tracepoint__"):
             ev = name[len("__bcc_raw_tracepoint__"):]
             out_name = "raw_tracepoint__" + ev
@@ -1832,6 +1892,7 @@ class Translator:
                    "kmod_ret": "fmod_ret/"}[pre] + ev
             macro = "BPF_PROG"
         elif name.startswith(("kprobe__", "kretprobe__")):
+            kernel_params = True
             ret = name.startswith("kretprobe__")
             ev = name.split("__", 1)[1]
             sec = ("kretprobe/" if ret else "kprobe/") + ev
@@ -1859,6 +1920,7 @@ class Translator:
             sec = {"pt_regs": "kprobe", "bpf_perf_event_data": "perf_event",
                    "__sk_buff": "socket", "xdp_md": "xdp",
                    "bpf_raw_tracepoint_args": "raw_tp"}.get(tn, "kprobe")
+            kernel_params = tn == "pt_regs"
             if tn == "pt_regs" and len(params) > 1:
                 macro = "BPF_KPROBE"
             ctx_names.add(params[0].name)
@@ -1868,7 +1930,14 @@ class Translator:
             if isinstance(p, c_ast.EllipsisParam) or not p.name:
                 continue
             t = self.rtype(p.type)
-            self.declare(p.name, Sym(t, "direct" if p.name in ctx_names else None))
+            if p.name in ctx_names and not (kernel_params and isinstance(t, Ptr) and
+                                            isinstance(t.to, Rec) and t.to.kernel):
+                prov = "direct"
+            elif kernel_params and isinstance(t, Ptr) and p.name not in ctx_names:
+                prov = "kernel"         # a kprobe's arguments point into the kernel
+            else:
+                prov = None
+            self.declare(p.name, Sym(t, prov))
         if macro in ("BPF_KPROBE", "BPF_KSYSCALL") and params[0].name != "ctx":
             self.declare("ctx", Sym(first_t, "direct"))
         f.body = self.stmt(f.body)

@@ -117,3 +117,42 @@ def test_kernel_named_structs_are_settled():
     lines = out.split("\n")
     # the dropped body keeps its lines
     assert lines.index("struct file___bcc {") - lines.index('# 1 "coll.c"') == 5
+
+
+def test_bcc_rules_for_kernel_memory():
+    """BCC's rules on what is kernel memory, as its own tools rely on them: a kprobe's
+    pointer arguments, addresses turned into numbers and back (bindsnoop), memcpy from
+    kernel memory (tcpretrans), and CO-RE reads whose base is the program's own memory
+    (xfsslower's valp->fp) evaluated outside the relocated access."""
+    text = ("struct val_t { struct file *fp; };\nBPF_HASH(m, u32, struct val_t);\n"
+            "int kprobe__vfs_read(struct pt_regs *ctx, struct file *file, char *buf,\n"
+            "                     size_t count, loff_t *ppos)\n{\n"
+            "    u32 k = 0;\n    struct val_t *valp = m.lookup(&k);\n"
+            "    if (!valp)\n        return 0;\n"
+            "    u64 off = *ppos;\n"
+            "    u8 b = *(u8 *)((u64)&file->f_flags - 1);\n"
+            "    struct qstr qs = valp->fp->f_path.dentry->d_name;\n"
+            "    char name[16];\n    __builtin_memcpy(name, file->f_path.dentry->d_name.name, 16);\n"
+            "    u64 local[2] = {};\n    __builtin_memcpy(local, &off, sizeof(off));\n"
+            "    return off + b + qs.len + name[0] + local[0];\n}\n")
+    out = tr.translate(text, filename="rules.c")
+    assert "u64 off = __bcc_read(ppos);" in out
+    assert "u8 b = __bcc_read((u8 *)((u64)&file->f_flags - 1));" in out
+    assert "({ typeof(valp->fp) __bcc_b1 = (valp->fp); " \
+           "BPF_CORE_READ(__bcc_b1, f_path.dentry, d_name); })" in out
+    assert "bpf_probe_read_kernel(name, 16, BPF_CORE_READ(file, f_path.dentry, d_name.name));" \
+        in out
+    assert "__builtin_memcpy(local, &off, sizeof(off));" in out
+
+
+def test_tracepoint_args_are_read_with_core():
+    """TRACEPOINT_PROBE's args typed from the kernel's trace_event_raw_* are read with
+    CO-RE (a relocated direct load can turn into a modified-ctx access the verifier
+    rejects); the pointer itself stays the context."""
+    text = ("BPF_PERF_OUTPUT(events);\nTRACEPOINT_PROBE(sched, sched_process_fork)\n{\n"
+            "    u32 pid = args->child_pid;\n"
+            "    events.perf_submit(args, &pid, sizeof(pid));\n    return 0;\n}\n")
+    out = tr.translate(text, filename="tp.c")
+    assert "u32 pid = BPF_CORE_READ(args, child_pid);" in out
+    assert "bpf_perf_event_output(args, &events, BPF_F_CURRENT_CPU, &pid, sizeof(pid));" \
+        in out

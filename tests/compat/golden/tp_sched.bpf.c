@@ -35,8 +35,8 @@ SEC("tracepoint/sched/sched_process_fork") int tracepoint__sched__sched_process_
 
     if (targ_tgid && (bpf_get_current_pid_tgid() >> 32) != targ_tgid)
         return 0;
-    ev.parent_pid = args->parent_pid;
-    ev.child_pid = args->child_pid;
+    ev.parent_pid = BPF_CORE_READ(args, parent_pid);
+    ev.child_pid = BPF_CORE_READ(args, child_pid);
     ev.ppid_of_parent = BPF_CORE_READ(task, real_parent, tgid);
     bpf_core_read_str(ev.comm, sizeof(ev.comm), &task->comm);
     bpf_perf_event_output(args, &forks, BPF_F_CURRENT_CPU, &ev, sizeof(ev));
@@ -53,12 +53,12 @@ SEC("tracepoint/sched/sched_process_exec") int tracepoint__sched__sched_process_
     ev = bpf_ringbuf_reserve(&execs, sizeof(struct exec_event), 0);
     if (!ev)
         return 0;
-    ev->pid = args->pid;
+    ev->pid = BPF_CORE_READ(args, pid);
     TP_DATA_LOC_READ_STR(ev->filename, filename, sizeof(ev->filename));
     bpf_ringbuf_submit(ev, 0);
 
     struct exec_event copy = {};
-    copy.pid = args->old_pid;
+    copy.pid = BPF_CORE_READ(args, old_pid);
     bpf_ringbuf_output(&execs2, &copy, sizeof(copy), 0);
     return 0;
 }
