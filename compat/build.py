@@ -43,12 +43,6 @@ CLANG_PACKAGE = "clang-19"
 LIBBPF_HEADERS = ("/usr/include/bpf/bpf_helpers.h", "/usr/include/bpf/bpf_helper_defs.h",
                   "/usr/include/bpf/bpf_tracing.h", "/usr/include/bpf/bpf_core_read.h")
 
-# The translator (today) drops the declarations of a file whose name starts with "<" (it
-# takes such names for clang's <built-in>/<command line>): text is translated under this
-# name and the name is put back in the #line markers and messages.
-_TR_NAME = "bcc-core-text.c"
-
-
 def __getattr__(name):
     # TranslateError lives with the translator, which imports pycparser: only on use
     if name == "TranslateError":
@@ -323,35 +317,22 @@ def translate_text(text, filename=TEXT_NAME, cflags=(), btf_path=None, src_dir=N
     is_bcc = getattr(_tr, "is_bcc_dialect", None)
     if is_bcc is not None and not is_bcc(text):
         return text
-    name = _TR_NAME if filename.startswith("<") else filename
     if src_dir is None:
         src_dir = os.getcwd() if filename.startswith("<") else \
             os.path.dirname(os.path.abspath(filename))
     try:
-        core = _tr.translate(text, filename=name, btf=_btf_obj(btf_path),
+        return _tr.translate(text, filename=filename, btf=_btf_obj(btf_path),
                              cflags=list(cflags), src_dir=src_dir)
-    except _tr.TranslateError as e:
-        if name != filename:
-            if e.file == name:
-                e.file = filename
-            if isinstance(getattr(e, "msg", None), str):
-                e.msg = e.msg.replace(name, filename)
-            e.args = tuple(a.replace(name, filename) if isinstance(a, str) else a
-                           for a in e.args)
-        raise
     except BccCoreError:
         raise
     except Exception as e:    # a translator bug or a parser error it let through
-        detail = str(e).replace(name, filename)
+        detail = str(e)
         f, line = _where(detail)
         err = _tr.TranslateError(
             "cannot translate this program (%s: %s)" % (type(e).__name__, detail),
             filename, line if f == filename else None)
         err.original = e
         raise err from None
-    if name != filename:
-        core = core.replace('"%s"' % name, '"%s"' % filename)
-    return core
 
 
 def compile_c(core_text, out_path, cflags=(), btf_path=None, src_dir=None,

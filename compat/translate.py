@@ -626,12 +626,23 @@ def _linux_version_code():
     return (a << 16) + (b << 8) + min(c, 255)
 
 
-def _drop_preamble(text):
+def _is_user_file(f, filename):
+    """Whether a line marker's file is the user's (the program's file, named by the
+    caller -- "<text>" too -- or a header it includes) rather than clang's <built-in>,
+    <command line>, <stdin> or the parse prelude."""
+    if not f:
+        return False
+    if f == filename:
+        return True
+    return not f.startswith("<") and not f.endswith("bcc_parse_prelude.h")
+
+
+def _drop_preamble(text, filename):
     """The preprocessed text from the first line marker of a user's file on (before
     it: markers of <built-in>, <command line> and the parse prelude, and blank lines)."""
     for m in re.finditer(r'(?m)^# \d+ "((?:[^"\\]|\\.)*)"', text):
-        f = m.group(1)
-        if not f.startswith("<") and not f.endswith("bcc_parse_prelude.h"):
+        if _is_user_file(m.group(1).replace('\\"', '"').replace("\\\\", "\\"),
+                         filename):
             return text[m.start():]
     return text
 
@@ -769,7 +780,7 @@ class Translator:
 
     def is_user_line(self, i):
         f = self.lmap[i][0] if 0 <= i < len(self.lmap) else None
-        return bool(f) and not f.startswith("<") and not f.endswith("bcc_parse_prelude.h")
+        return _is_user_file(f, self.filename)
 
     def parse(self, text, src_dir="."):
         """Preprocess, mask GNU C (same offsets) and parse; sets self.source (the
@@ -1777,7 +1788,7 @@ class Translator:
         if not self.has_license:
             tail = ['\nchar _license[] SEC("license") = "GPL";\n']
         body = apply_edits(self.pp, 0, list(edits.values()))
-        return "".join(head) + _drop_preamble(body) + "".join(tail)
+        return "".join(head) + _drop_preamble(body, self.filename) + "".join(tail)
 
     def item_of(self, ext, items, starts):
         k = self.source.token_at(self.source.offset(ext.coord))
