@@ -1,25 +1,28 @@
-"""Translate BCC-dialect BPF C into libbpf CO-RE C, on pycparser's AST.
+"""Translate BCC-dialect BPF C into libbpf CO-RE C: rewrite only what CO-RE needs.
 
-Pipeline:
+Pipeline (one module per stage):
 
-1. ``clang -E`` the source with a *parse prelude* (force-included) that turns BCC's
-   macros into plain C that pycparser can parse and that still carries their meaning:
-   ``BPF_HASH(start, u32, u64)`` becomes a declaration of ``struct __bcc_map__start
-   { u32 *key; u64 *value; } start = {"hash", 10240, 0}``; ``TRACEPOINT_PROBE(cat, ev)``
-   a function ``__bcc_tracepoint__cat__ev(struct __bcc_tp_args__cat__ev *args)``, and so
-   on.  ``#include <...>`` of kernel headers is dropped (types come from BTF).
-2. GNU attributes are cut out of the preprocessed text (struct attributes such as
-   ``packed`` are remembered and put back on output); typedef names the program uses
-   that exist in the kernel's BTF are declared as stubs so the text parses.
-3. pycparser parses it; a type checker walks every function with the real types (kernel
-   types from BTF, the program's own from its AST) and rewrites: reads through kernel
-   pointers become ``BPF_CORE_READ()`` (``__bcc_read()`` for the rare forms it cannot
-   express, ``BPF_CORE_READ_BITFIELD_PROBED()`` for bit-fields), explicit
-   ``bpf_probe_read*()`` of kernel fields become ``bpf_core_read*()`` /
-   ``BPF_CORE_READ_INTO()`` / ``BPF_CORE_READ_STR_INTO()``, map methods become helper
-   calls, probe functions get ``SEC()`` and ``BPF_KPROBE``/``BPF_PROG`` wrappers.
-4. The AST is printed back (pycparser's generator) with ``#line`` markers, so clang's
-   diagnostics on the output point into the user's file.
+1. :mod:`.prelude` -- ``clang -E`` the source with a force-included *parse prelude* that
+   gives BCC's macros a meaning pycparser can parse: ``BPF_HASH(start, u32, u64)``
+   becomes ``struct __bcc_map__start { u32 *key; u64 *value; } start = {"hash", 10240,
+   0}``, ``TRACEPOINT_PROBE(cat, ev)`` a function ``__bcc_tracepoint__cat__ev(struct
+   __bcc_tp_args__cat__ev *args)``, and kernel macros (``TASK_COMM_LEN``, ``sk_state``,
+   ``min()``...) their kernel definitions.  ``#include <...>`` of kernel headers is
+   dropped: types come from BTF.
+2. :mod:`.mask` -- GNU C that pycparser cannot parse is masked with text of the same
+   length (offsets and lines unchanged); typedef names the program uses that exist in
+   the kernel's BTF are declared as stubs so the text parses.
+3. pycparser parses it; this module's type checker (types: :mod:`.typemodel`) walks
+   every function and rewrites the tree in place: reads through kernel pointers become
+   ``BPF_CORE_READ()`` (``__bcc_read()`` for the forms it cannot express,
+   ``BPF_CORE_READ_BITFIELD_PROBED()`` for bit-fields), explicit ``bpf_probe_read*()``
+   of kernel fields become ``bpf_core_read*()`` / ``BPF_CORE_READ_INTO()`` /
+   ``BPF_CORE_READ_STR_INTO()``, map methods become helper calls, BCC's map macros
+   BTF-defined maps, probe functions get ``SEC()`` and ``BPF_KPROBE``/``BPF_PROG``.
+4. :mod:`.splice` -- the output is the preprocessed text with the spans of rewritten
+   nodes replaced (each laid out over the lines it replaces), so everything else --
+   GNU C included -- reaches clang as written, and clang's diagnostics point into the
+   user's file through the preprocessor's line markers.
 
 Anything that cannot be translated raises :class:`TranslateError` with the user's
 file:line.
@@ -36,6 +39,12 @@ from bcc_core import btf as _btf
 from bcc_core.errors import BccCoreError
 
 from .mask import MaskError, Masker
+from .prelude import (C_WORDS, BASE_STUBS, IDENT, strip_system_includes,
+    PARSE_LINE_OFFSET, blank_line_markers, linux_version_code, is_user_file,
+    drop_preamble, line_map, prelude_dir)
+from .typemodel import (Void, Prim, Ptr, Arr, Fn, MapTy, Rec, prim_from_words,
+    is_ptrish, pointee, btf_types, helper_returns, EXTRA_FUNCS, UNSUPPORTED_CALLS,
+    PROBE_READ, STATEMENTS, MAP_TYPES, MapDecl, same_type)
 from .splice import Emitter, Source, apply_edits
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,602 +72,6 @@ def find_clang():
             return p
     raise ToolMissingError("clang is required to build BCC-dialect programs (install "
                            "clang-19, e.g. apt-get install clang-19)")
-
-
-# ----------------------------------------------------------------------------------------
-# Parse prelude: BCC's macros as pycparser-friendly C
-# ----------------------------------------------------------------------------------------
-_MAP_MACROS = [
-    # macro, (kind, defaults) -- args after name in BCC's order
-    ("BPF_HASH", "hash", ["n", "k=u64", "v=u64", "s=10240"]),
-    ("BPF_LRU_HASH", "lru_hash", ["n", "k=u64", "v=u64", "s=10240"]),
-    ("BPF_PERCPU_HASH", "percpu_hash", ["n", "k=u64", "v=u64", "s=10240"]),
-    ("BPF_LRU_PERCPU_HASH", "lru_percpu_hash", ["n", "k=u64", "v=u64", "s=10240"]),
-    ("BPF_ARRAY", "array", ["n", "v=u64", "s=10240"]),
-    ("BPF_PERCPU_ARRAY", "percpu_array", ["n", "v=u64", "s=10240"]),
-    ("BPF_HISTOGRAM", "histogram", ["n", "k=int", "s=64"]),
-]
-
-PRELUDE = r"""
-#define __BCC_COMPAT__ 1
-#define __BCC_NARG(...) __BCC_NARG_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
-#define __BCC_NARG_(_1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
-#define __BCC_CAT(a, b) __BCC_CAT_(a, b)
-#define __BCC_CAT_(a, b) a##b
-#define __BCC_MAP(kind, name, k, v, size, flags) \
-    struct __bcc_map__##name { k *key; v *value; } name = { kind, size, flags }
-#define BPF_F_TABLE(kind, k, v, name, size, flags) __BCC_MAP(kind, name, k, v, size, flags)
-#define BPF_TABLE(kind, k, v, name, size) __BCC_MAP(kind, name, k, v, size, 0)
-#define BPF_STACK_TRACE(name, size) __BCC_MAP("stacktrace", name, int, int, size, 0)
-#define BPF_PERF_OUTPUT(name) __BCC_MAP("perf_output", name, int, int, 0, 0)
-#define BPF_PERF_ARRAY(name, size) __BCC_MAP("perf_array", name, int, int, size, 0)
-#define BPF_RINGBUF_OUTPUT(name, pages) __BCC_MAP("ringbuf", name, int, int, pages, 0)
-#define BPF_PROG_ARRAY(name, size) __BCC_MAP("prog", name, int, int, size, 0)
-#define BPF_CGROUP_ARRAY(name, size) __BCC_MAP("cgroup_array", name, int, int, size, 0)
-#define BPF_QUEUE(name, v, size) __BCC_MAP("queue", name, int, v, size, 0)
-#define BPF_STACK(name, v, size) __BCC_MAP("stack", name, int, v, size, 0)
-#define __BCC_UNSUPPORTED(what) int __bcc_unsupported__##what
-#define BPF_TABLE_PINNED(...) __BCC_UNSUPPORTED(BPF_TABLE_PINNED)
-#define BPF_TABLE_PUBLIC(...) __BCC_UNSUPPORTED(BPF_TABLE_PUBLIC)
-#define BPF_TABLE_SHARED(...) __BCC_UNSUPPORTED(BPF_TABLE_SHARED)
-#define BPF_HASH_OF_MAPS(...) __BCC_UNSUPPORTED(BPF_HASH_OF_MAPS)
-#define BPF_ARRAY_OF_MAPS(...) __BCC_UNSUPPORTED(BPF_ARRAY_OF_MAPS)
-#define BPF_SK_STORAGE(...) __BCC_UNSUPPORTED(BPF_SK_STORAGE)
-#define BPF_DEVMAP(...) __BCC_UNSUPPORTED(BPF_DEVMAP)
-#define BPF_CPUMAP(...) __BCC_UNSUPPORTED(BPF_CPUMAP)
-#define BPF_XSKMAP(...) __BCC_UNSUPPORTED(BPF_XSKMAP)
-#define BPF_SOCKMAP(...) __BCC_UNSUPPORTED(BPF_SOCKMAP)
-#define BPF_SOCKHASH(...) __BCC_UNSUPPORTED(BPF_SOCKHASH)
-#define BPF_CGROUP_STORAGE(...) __BCC_UNSUPPORTED(BPF_CGROUP_STORAGE)
-#define BPF_INODE_STORAGE(...) __BCC_UNSUPPORTED(BPF_INODE_STORAGE)
-#define BPF_TASK_STORAGE(...) __BCC_UNSUPPORTED(BPF_TASK_STORAGE)
-#define USDT_PROBE(...) __BCC_UNSUPPORTED(USDT)
-
-#define TRACEPOINT_PROBE(cat, ev) \
-    int __bcc_tracepoint__##cat##__##ev(struct __bcc_tp_args__##cat##__##ev *args)
-#define RAW_TRACEPOINT_PROBE(ev) \
-    int __bcc_raw_tracepoint__##ev(struct bpf_raw_tracepoint_args *ctx)
-#define KFUNC_PROBE(ev, ...) int __bcc_kfunc__##ev(__VA_ARGS__)
-#define KRETFUNC_PROBE(ev, ...) int __bcc_kretfunc__##ev(__VA_ARGS__)
-#define KMOD_RET_PROBE(ev, ...) int __bcc_kmod_ret__##ev(__VA_ARGS__)
-#define LSM_PROBE(ev, ...) int __bcc_lsm__##ev(__VA_ARGS__)
-
-#define __user
-#define __kernel
-#define __rcu
-#define __force
-#define __iomem
-#define __percpu
-#define __bitwise
-#define __must_check
-#define __always_inline inline __attribute__((always_inline))
-#define __inline inline
-#define __inline__ inline
-#define __packed __attribute__((packed))
-#define __aligned(x) __attribute__((aligned(x)))
-#define __maybe_unused __attribute__((unused))
-#define noinline __attribute__((noinline))
-#define likely(x) (x)
-#define unlikely(x) (x)
-#define READ_ONCE(x) (x)
-#define NULL ((void *)0)
-#define container_of(ptr, type, member) \
-    ((type *)((char *)(ptr) - offsetof(type, member)))
-#define __builtin_offsetof(t, m) offsetof(t, m)
-#define ntohs(x) bpf_ntohs(x)
-#define htons(x) bpf_htons(x)
-#define ntohl(x) bpf_ntohl(x)
-#define htonl(x) bpf_htonl(x)
-#define be16_to_cpu(x) bpf_ntohs(x)
-#define be32_to_cpu(x) bpf_ntohl(x)
-
-#define TASK_COMM_LEN 16
-#define DNAME_INLINE_LEN 32
-#define NAME_MAX 255
-#define PATH_MAX 4096
-#define PERF_MAX_STACK_DEPTH 127
-#define PF_KTHREAD 0x00200000
-#define TASK_RUNNING 0x0000
-#define TASK_INTERRUPTIBLE 0x0001
-#define TASK_UNINTERRUPTIBLE 0x0002
-#define __TASK_STOPPED 0x0004
-#define __TASK_TRACED 0x0008
-#define TASK_DEAD 0x0080
-#define EXIT_DEAD 0x0010
-#define EXIT_ZOMBIE 0x0020
-#define AF_UNIX 1
-#define AF_INET 2
-#define AF_INET6 10
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define MINORBITS 20
-#define MINORMASK ((1U << MINORBITS) - 1)
-#define MAJOR(dev) ((unsigned int) ((dev) >> MINORBITS))
-#define MINOR(dev) ((unsigned int) ((dev) & MINORMASK))
-#define MKDEV(ma, mi) (((ma) << MINORBITS) | (mi))
-#define O_RDONLY 00000000
-#define O_WRONLY 00000001
-#define O_RDWR 00000002
-#define O_CREAT 00000100
-#define O_TRUNC 00001000
-#define O_APPEND 00002000
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define S_IFLNK 0120000
-#define S_IFREG 0100000
-#define S_IFDIR 0040000
-#define DISK_NAME_LEN 32
-#define IFNAMSIZ 16
-#define BDEVNAME_SIZE 32
-#define REQ_OP_BITS 8
-#define REQ_OP_MASK ((1 << REQ_OP_BITS) - 1)
-#define S_ISLNK(m) (((m) & S_IFMT) == S_IFLNK)
-#define S_ISREG(m) (((m) & S_IFMT) == S_IFREG)
-#define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
-#define S_ISCHR(m) (((m) & S_IFMT) == 0020000)
-#define S_ISBLK(m) (((m) & S_IFMT) == 0060000)
-#define S_ISFIFO(m) (((m) & S_IFMT) == 0010000)
-#define S_ISSOCK(m) (((m) & S_IFMT) == S_IFSOCK)
-#define KERNEL_VERSION(a, b, c) (((a) << 16) + ((b) << 8) + ((c) > 255 ? 255 : (c)))
-#define min(x, y) ({ typeof(x) __bcc_x = (x); typeof(y) __bcc_y = (y); \
-                     __bcc_x < __bcc_y ? __bcc_x : __bcc_y; })
-#define max(x, y) ({ typeof(x) __bcc_x = (x); typeof(y) __bcc_y = (y); \
-                     __bcc_x > __bcc_y ? __bcc_x : __bcc_y; })
-#define min_t(t, x, y) min((t)(x), (t)(y))
-#define max_t(t, x, y) max((t)(x), (t)(y))
-#define tcp_sk(sk) ((struct tcp_sock *)(sk))
-#define inet_sk(sk) ((struct inet_sock *)(sk))
-#define inet_csk(sk) ((struct inet_connection_sock *)(sk))
-#define udp_sk(sk) ((struct udp_sock *)(sk))
-#define sg_is_last(sg) ((sg)->page_link & 0x02)
-#define sg_is_chain(sg) ((sg)->page_link & 0x01)
-#define sg_chain_ptr(sg) ((struct scatterlist *)((sg)->page_link & ~0x03UL))
-#define skb_rx_queue_recorded(skb) ((skb)->queue_mapping != 0)
-#define skb_get_rx_queue(skb) ((skb)->queue_mapping - 1)
-#define sk_node __sk_common.skc_node
-#define sk_refcnt __sk_common.skc_refcnt
-#define sk_hash __sk_common.skc_hash
-#define sk_portpair __sk_common.skc_portpair
-#define sk_num __sk_common.skc_num
-#define sk_dport __sk_common.skc_dport
-#define sk_addrpair __sk_common.skc_addrpair
-#define sk_daddr __sk_common.skc_daddr
-#define sk_rcv_saddr __sk_common.skc_rcv_saddr
-#define sk_family __sk_common.skc_family
-#define sk_state __sk_common.skc_state
-#define sk_reuse __sk_common.skc_reuse
-#define sk_reuseport __sk_common.skc_reuseport
-#define sk_ipv6only __sk_common.skc_ipv6only
-#define sk_bound_dev_if __sk_common.skc_bound_dev_if
-#define sk_prot __sk_common.skc_prot
-#define sk_net __sk_common.skc_net
-#define sk_v6_daddr __sk_common.skc_v6_daddr
-#define sk_v6_rcv_saddr __sk_common.skc_v6_rcv_saddr
-#define sk_cookie __sk_common.skc_cookie
-#define sk_flags __sk_common.skc_flags
-#define inet_daddr sk.__sk_common.skc_daddr
-#define inet_rcv_saddr sk.__sk_common.skc_rcv_saddr
-#define inet_dport sk.__sk_common.skc_dport
-#define inet_num sk.__sk_common.skc_num
-#define NSEC_PER_SEC 1000000000ULL
-#define NSEC_PER_MSEC 1000000ULL
-#define NSEC_PER_USEC 1000ULL
-"""
-
-# macros with defaults, generated
-_lines = []
-for _m, _kind, _params in _MAP_MACROS:
-    _names = [p.split("=")[0] for p in _params]
-    _lines.append("#define %s(...) __BCC_CAT(__BCC_%s_, __BCC_NARG(__VA_ARGS__))(__VA_ARGS__)"
-                  % (_m, _m))
-    for i in range(1, len(_params) + 1):
-        given = _names[:i]
-        vals = {}
-        for p in _params:
-            nm, _, d = p.partition("=")
-            vals[nm] = nm if nm in given else d
-        k = vals.get("k", "int")
-        v = vals.get("v", "u64")
-        _lines.append("#define __BCC_%s_%d(%s) __BCC_MAP(\"%s\", %s, %s, %s, %s, 0)"
-                      % (_m, i, ", ".join(given), _kind, vals["n"], k, v, vals["s"]))
-PRELUDE += "\n".join(_lines) + "\n"
-del _lines
-
-_C_WORDS = frozenset("auto break case char const continue default do double else enum "
-                     "extern float for goto if inline int long register restrict return "
-                     "short signed sizeof static struct switch typedef union unsigned void "
-                     "volatile while _Bool".split())
-_BASE_STUBS = ("u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "__u8", "__u16",
-               "__u32", "__u64", "__s8", "__s16", "__s32", "__s64", "size_t", "bool")
-
-# ----------------------------------------------------------------------------------------
-# Type model
-# ----------------------------------------------------------------------------------------
-
-
-class Ty:
-    kind = "?"
-
-    def __repr__(self):
-        return "<%s %s>" % (self.kind, self.spell())
-
-    def spell(self):
-        return self.kind
-
-
-class Void(Ty):
-    kind = "void"
-
-
-class Prim(Ty):
-    kind = "prim"
-
-    def __init__(self, name, size=None):
-        self.name, self.size = name, size
-
-    def spell(self):
-        return self.name
-
-
-class Ptr(Ty):
-    kind = "ptr"
-
-    def __init__(self, to):
-        self.to = to
-
-    def spell(self):
-        return self.to.spell() + " *"
-
-
-class Arr(Ty):
-    kind = "array"
-
-    def __init__(self, of, n):
-        self.of, self.n = of, n
-
-    def spell(self):
-        return "%s[%s]" % (self.of.spell(), "" if self.n is None else self.n)
-
-
-class Fn(Ty):
-    kind = "func"
-
-    def __init__(self, ret, params=None):
-        self.ret, self.params = ret, params
-
-    def spell(self):
-        return "function"
-
-
-class MapTy(Ty):
-    kind = "map"
-
-    def __init__(self, m):
-        self.m = m
-
-    def spell(self):
-        return "BCC table '%s'" % self.m.name
-
-
-class Rec(Ty):
-    """struct/union: from BTF (``btf_id``, kernel memory) or the program (``fields``)."""
-    kind = "record"
-
-    def __init__(self, su, name, btf=None, btf_id=None, fields=None):
-        self.su, self.name, self.btf, self.btf_id, self.fields = su, name, btf, btf_id, fields
-
-    @property
-    def kernel(self):
-        return self.btf_id is not None
-
-    @property
-    def complete(self):
-        return self.btf_id is not None or self.fields is not None
-
-    def spell(self):
-        return "%s %s" % (self.su, self.name or "(anonymous)")
-
-
-_INT_SIZES = {"char": 1, "short": 2, "int": 4, "long": 8, "_Bool": 1, "float": 4,
-              "double": 8}
-
-
-def prim_from_words(words):
-    w = [x for x in words if x not in ("signed", "unsigned", "const", "volatile")]
-    if not w:
-        return Prim(" ".join(words), 4)
-    if w.count("long") >= 1:
-        size = 8
-    else:
-        size = _INT_SIZES.get(w[-1])
-    return Prim(" ".join(words), size)
-
-
-def is_ptrish(t):
-    return isinstance(t, (Ptr, Arr))
-
-
-def pointee(t):
-    if isinstance(t, Ptr):
-        return t.to
-    if isinstance(t, Arr):
-        return t.of
-    return None
-
-
-class _BTFTypes:
-    """Lazy conversion of BTF types to the model, and name indexes."""
-
-    def __init__(self, btf):
-        self.btf = btf
-        self.memo = {}
-        self._typedefs = None
-        self._enumerators = None
-
-    def typedef_names(self):
-        if self._typedefs is None:
-            b = self.btf
-            names = {}
-            for tid in range(b.start_id, b.nr_types):
-                if b.kind_of(tid) == _btf.KIND_TYPEDEF:
-                    n = b.type(tid).name
-                    names.setdefault(n, tid)
-            self._typedefs = names
-        return self._typedefs
-
-    def enumerators(self):
-        if self._enumerators is None:
-            b = self.btf
-            vals = {}
-            for tid in range(b.start_id, b.nr_types):
-                if b.kind_of(tid) in (_btf.KIND_ENUM, _btf.KIND_ENUM64):
-                    for n, v in b.type(tid).values:
-                        vals.setdefault(n, v)
-            self._enumerators = vals
-        return self._enumerators
-
-    def record(self, su, name):
-        kind = _btf.KIND_STRUCT if su == "struct" else _btf.KIND_UNION
-        ids = self.btf.find(name, kind)
-        for tid in ids:
-            return self.conv(tid)
-        return None
-
-    def conv(self, tid):
-        t = self.memo.get(tid)
-        if t is not None:
-            return t
-        b = self.btf
-        bt = b.type(tid)
-        k = bt.kind
-        if k == _btf.KIND_UNKN:
-            t = Void()
-        elif k in (_btf.KIND_INT, _btf.KIND_FLOAT):
-            t = Prim(bt.name, bt.size)
-        elif k in (_btf.KIND_ENUM, _btf.KIND_ENUM64):
-            t = Prim("enum " + (bt.name or "(anonymous)"), bt.size)
-        elif k == _btf.KIND_PTR:
-            t = Ptr(None)
-            self.memo[tid] = t
-            t.to = self.conv(bt.type)
-            return t
-        elif k == _btf.KIND_ARRAY:
-            t = Arr(self.conv(bt.elem_type), bt.nelems)
-        elif k in (_btf.KIND_STRUCT, _btf.KIND_UNION):
-            t = Rec("struct" if k == _btf.KIND_STRUCT else "union", bt.name, b, tid)
-        elif k == _btf.KIND_FWD:
-            su = "union" if bt.kflag else "struct"
-            full = self.record(su, bt.name)
-            t = full if full is not None else Rec(su, bt.name)
-        elif k == _btf.KIND_FUNC_PROTO:
-            t = Fn(self.conv(bt.type), [self.conv(p) for _, p in bt.params if p])
-        else:   # typedef, cv, type tag
-            t = self.conv(bt.type)
-        self.memo[tid] = t
-        return t
-
-    def member(self, rec, name):
-        """(type, bitfield_size) of member ``name`` of a BTF record, searching anonymous
-        members; None if absent."""
-        b = self.btf
-        bt = b.type(rec.btf_id)
-        for m in bt.members:
-            if m.name == name:
-                return self.conv(m.type), m.bitfield_size
-        for m in bt.members:
-            if not m.name:
-                sub = b.skip_mods(m.type)
-                if b.kind_of(sub) in (_btf.KIND_STRUCT, _btf.KIND_UNION):
-                    r = self.member(self.conv(sub), name)
-                    if r is not None:
-                        return r
-        return None
-
-
-_btf_types = {}
-
-
-def btf_types(btf):
-    key = id(btf)
-    t = _btf_types.get(key)
-    if t is None or t.btf is not btf:
-        t = _btf_types[key] = _BTFTypes(btf)
-    return t
-
-
-# ----------------------------------------------------------------------------------------
-# Helpers' return types (from libbpf's bpf_helper_defs.h)
-# ----------------------------------------------------------------------------------------
-_HELPER_DEFS = ["/usr/include/bpf/bpf_helper_defs.h"]
-_helpers = None
-
-
-def helper_returns():
-    global _helpers
-    if _helpers is None:
-        _helpers = {}
-        for p in _HELPER_DEFS:
-            try:
-                with open(p) as f:
-                    text = f.read()
-            except OSError:
-                continue
-            for m in re.finditer(r"^static (.*?)\(\s*\*\s*(?:const\s+)?(\w+)\)\(", text, re.M):
-                _helpers[m.group(2)] = m.group(1).strip()
-        for name, ret in (("bpf_get_current_pid_tgid", "__u64"),
-                          ("bpf_get_current_uid_gid", "__u64"),
-                          ("bpf_ktime_get_ns", "__u64"),
-                          ("bpf_get_current_task", "__u64"),
-                          ("bpf_get_current_task_btf", "struct task_struct *"),
-                          ("bpf_map_lookup_elem", "void *"),
-                          ("bpf_ringbuf_reserve", "void *"),
-                          ("bpf_get_current_comm", "long"),
-                          ("bpf_probe_read", "long"), ("bpf_probe_read_str", "long"),
-                          ("bpf_probe_read_kernel", "long"),
-                          ("bpf_probe_read_kernel_str", "long"),
-                          ("bpf_probe_read_user", "long"),
-                          ("bpf_probe_read_user_str", "long"),
-                          ("bpf_get_smp_processor_id", "__u32"),
-                          ("bpf_get_prandom_u32", "__u32"),
-                          ("bpf_perf_event_output", "long"),
-                          ("bpf_send_signal", "long"),
-                          ("bpf_get_stackid", "long")):
-            _helpers.setdefault(name, ret)
-    return _helpers
-
-
-# functions the translated code may call besides the kernel's helpers, with return types
-_EXTRA_FUNCS = {
-    "PT_REGS_PARM1": "u64", "PT_REGS_PARM2": "u64", "PT_REGS_PARM3": "u64",
-    "PT_REGS_PARM4": "u64", "PT_REGS_PARM5": "u64", "PT_REGS_PARM6": "u64",
-    "PT_REGS_RC": "u64", "PT_REGS_SP": "u64", "PT_REGS_FP": "u64", "PT_REGS_IP": "u64",
-    "PT_REGS_RET": "u64",
-    "bpf_log2": "unsigned int", "bpf_log2l": "unsigned int", "lock_xadd": "void",
-    "bpf_ntohs": "u16", "bpf_htons": "u16", "bpf_ntohl": "u32", "bpf_htonl": "u32",
-    "bpf_printk": "long", "memset": "void *", "memcpy": "void *",
-    "bpf_core_field_exists": "int", "bpf_core_type_exists": "int",
-    "bpf_core_enum_value_exists": "int", "bpf_core_field_size": "u32",
-    "bpf_core_field_offset": "u32", "bpf_core_type_size": "u32",
-    "bpf_core_enum_value": "u64", "bpf_ksym_exists": "int",
-}
-
-_UNSUPPORTED_CALLS = {
-    "bpf_usdt_readarg": "USDT arguments (bpf_usdt_readarg) are not supported",
-    "bpf_usdt_readarg_p": "USDT arguments (bpf_usdt_readarg_p) are not supported",
-    "bpf_lookup_or_init": None,
-}
-
-_PROBE_READ = {
-    # name: (is_str, kernel replacement)
-    "bpf_probe_read": (False, "bpf_probe_read_kernel"),
-    "bpf_probe_read_kernel": (False, "bpf_probe_read_kernel"),
-    "bpf_probe_read_str": (True, "bpf_probe_read_kernel_str"),
-    "bpf_probe_read_kernel_str": (True, "bpf_probe_read_kernel_str"),
-}
-
-_STATEMENTS = (c_ast.Decl, c_ast.DeclList, c_ast.Typedef, c_ast.If, c_ast.For, c_ast.While,
-               c_ast.DoWhile, c_ast.Switch, c_ast.Case, c_ast.Default, c_ast.Label,
-               c_ast.Return, c_ast.Break, c_ast.Continue, c_ast.Goto, c_ast.Compound,
-               c_ast.EmptyStatement, c_ast.Pragma)
-
-_MAP_TYPES = {
-    "hash": "BPF_MAP_TYPE_HASH", "array": "BPF_MAP_TYPE_ARRAY",
-    "percpu_hash": "BPF_MAP_TYPE_PERCPU_HASH", "percpu_array": "BPF_MAP_TYPE_PERCPU_ARRAY",
-    "lru_hash": "BPF_MAP_TYPE_LRU_HASH", "lru_percpu_hash": "BPF_MAP_TYPE_LRU_PERCPU_HASH",
-    "stacktrace": "BPF_MAP_TYPE_STACK_TRACE", "perf_output": "BPF_MAP_TYPE_PERF_EVENT_ARRAY",
-    "perf_array": "BPF_MAP_TYPE_PERF_EVENT_ARRAY", "ringbuf": "BPF_MAP_TYPE_RINGBUF",
-    "prog": "BPF_MAP_TYPE_PROG_ARRAY", "cgroup_array": "BPF_MAP_TYPE_CGROUP_ARRAY",
-    "queue": "BPF_MAP_TYPE_QUEUE", "stack": "BPF_MAP_TYPE_STACK",
-    "lpm_trie": "BPF_MAP_TYPE_LPM_TRIE", "histogram": None,
-}
-_SIZED_ONLY = ("stacktrace", "perf_output", "perf_array", "prog", "cgroup_array")
-
-
-class MapDecl:
-    def __init__(self, name, kind, key_node, value_node, key, value, size, flags, coord):
-        self.name, self.kind = name, kind
-        self.key_node, self.value_node = key_node, value_node
-        self.key, self.value = key, value
-        self.size, self.flags, self.coord = size, flags, coord
-
-    @property
-    def percpu(self):
-        return "percpu" in self.kind
-
-
-# ----------------------------------------------------------------------------------------
-# Source preparation
-# ----------------------------------------------------------------------------------------
-_IDENT = re.compile(r"[A-Za-z_]\w*")
-_LINEMARK = re.compile(r'^#\s*(?:line\s+)?(\d+)\s+"((?:[^"\\]|\\.)*)"')
-
-
-def _strip_system_includes(text):
-    """Kernel headers are not available (types come from BTF): drop #include <...>."""
-    out = []
-    dropped = []
-    for i, line in enumerate(text.split("\n")):
-        s = line.lstrip()
-        if s.startswith("#") and re.match(r"#\s*include\s*<", s):
-            dropped.append((i + 1, s.strip()))
-            out.append("")
-        else:
-            out.append(line)
-    return "\n".join(out), dropped
-
-
-_PARSE_LINE_OFFSET = 1      # the typedef stubs' line above the parsed text
-
-
-def _blank_line_markers(text):
-    """Preprocessor lines blanked (pycparser would renumber lines at line markers);
-    offsets unchanged."""
-    return re.sub(r"(?m)^[ \t]*#[^\n]*", lambda m: " " * len(m.group(0)), text)
-
-
-def _linux_version_code():
-    """LINUX_VERSION_CODE of the running kernel, for #if in programs (BCC takes it from
-    the kernel's headers)."""
-    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", os.uname().release)
-    if not m:
-        return 0
-    a, b, c = (int(x or 0) for x in m.groups())
-    return (a << 16) + (b << 8) + min(c, 255)
-
-
-def _is_user_file(f, filename):
-    """Whether a line marker's file is the user's (the program's file, named by the
-    caller -- "<text>" too -- or a header it includes) rather than clang's <built-in>,
-    <command line>, <stdin> or the parse prelude."""
-    if not f:
-        return False
-    if f == filename:
-        return True
-    return not f.startswith("<") and not f.endswith("bcc_parse_prelude.h")
-
-
-def _drop_preamble(text, filename):
-    """The preprocessed text from the first line marker of a user's file on (before
-    it: markers of <built-in>, <command line> and the parse prelude, and blank lines)."""
-    for m in re.finditer(r'(?m)^# \d+ "((?:[^"\\]|\\.)*)"', text):
-        if _is_user_file(m.group(1).replace('\\"', '"').replace("\\\\", "\\"),
-                         filename):
-            return text[m.start():]
-    return text
-
-
-def _line_map(text):
-    cur_file, cur_line = None, 1
-    out = []
-    for line in text.split("\n"):
-        m = _LINEMARK.match(line)
-        if m:
-            out.append((cur_file, cur_line))
-            cur_file, cur_line = m.group(2), int(m.group(1))
-            continue
-        out.append((cur_file, cur_line))
-        cur_line += 1
-    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -740,7 +153,7 @@ class Translator:
         c = getattr(node, "coord", None) if node is not None else None
         if c is None or not c.line:
             return None, None
-        i = c.line - 1 - _PARSE_LINE_OFFSET
+        i = c.line - 1 - PARSE_LINE_OFFSET
         if 0 <= i < len(self.lmap):
             return self.lmap[i]
         return None, None
@@ -757,13 +170,13 @@ class Translator:
     # -- front: preprocess + parse ------------------------------------------------------
     def preprocess(self, text, src_dir):
         clang = self.clang or find_clang()
-        body, self.dropped_includes = _strip_system_includes(text)
-        prelude = os.path.join(_prelude_dir(), "bcc_parse_prelude.h")
+        body, self.dropped_includes = strip_system_includes(text)
+        prelude = os.path.join(prelude_dir(), "bcc_parse_prelude.h")
         fname = self.filename.replace("\\", "\\\\").replace('"', '\\"')
         src = '# 1 "%s"\n%s\n' % (fname, body)
         flags = [f for f in self.cflags if f.startswith(("-D", "-U", "-I"))]
         if not any(f.startswith("-DLINUX_VERSION_CODE") for f in flags):
-            flags.append("-DLINUX_VERSION_CODE=%d" % _linux_version_code())
+            flags.append("-DLINUX_VERSION_CODE=%d" % linux_version_code())
         cmd = [clang, "-E", "-x", "c", "-target", "bpf", "-nostdinc",
                "-D__TARGET_ARCH_x86", "-D__BCC_COMPAT_PARSE__", "-include", prelude,
                "-I", src_dir or ".", *flags, "-"]
@@ -780,7 +193,7 @@ class Translator:
 
     def is_user_line(self, i):
         f = self.lmap[i][0] if 0 <= i < len(self.lmap) else None
-        return _is_user_file(f, self.filename)
+        return is_user_file(f, self.filename)
 
     def parse(self, text, src_dir="."):
         """Preprocess, mask GNU C (same offsets) and parse; sets self.source (the
@@ -840,19 +253,19 @@ class Translator:
 
     def parse_pp(self, pp):
         self.pp = pp
-        self.lmap = lmap = _line_map(pp)
+        self.lmap = lmap = line_map(pp)
         try:
-            shallow = _blank_line_markers(self.masker.mask(pp))
-            deep = _blank_line_markers(self.masker.mask(pp, deep=True))
+            shallow = blank_line_markers(self.masker.mask(pp))
+            deep = blank_line_markers(self.masker.mask(pp, deep=True))
         except MaskError as e:
             self._err_at_offset("cannot parse: %s" % e.msg, e.offset)
-        self.source = Source(pp, deep, self.masker.regions, _PARSE_LINE_OFFSET)
+        self.source = Source(pp, deep, self.masker.regions, PARSE_LINE_OFFSET)
         user_idents = set()
         for i, line in enumerate(shallow.split("\n")):
             if self.is_user_line(i):
-                user_idents.update(_IDENT.findall(line))
+                user_idents.update(IDENT.findall(line))
         tdefs = self.bt.typedef_names()
-        stubs = set(n for n in user_idents if n in tdefs) | set(_BASE_STUBS)
+        stubs = set(n for n in user_idents if n in tdefs) | set(BASE_STUBS)
         stubs |= set(n for n, r in self.masker.regions.items() if r.kind == "T")
         tries = 0
         while True:
@@ -861,12 +274,12 @@ class Translator:
                 break
             except c_parser.ParseError as e:
                 m = re.match(r"(.*?):(\d+):(\d+): (.*)", str(e))
-                i = int(m.group(2)) - 1 - _PARSE_LINE_OFFSET if m else -1
+                i = int(m.group(2)) - 1 - PARSE_LINE_OFFSET if m else -1
                 f, l = lmap[i] if 0 <= i < len(lmap) else (self.filename, None)
                 if m and tries < 8 and 0 <= i:
                     # a stubbed typedef name used as an ordinary identifier?
                     line = shallow.split("\n")[i]
-                    bad = set(_IDENT.findall(line)) & (stubs - set(_BASE_STUBS))
+                    bad = set(IDENT.findall(line)) & (stubs - set(BASE_STUBS))
                     bad = set(b for b in bad if not b.startswith("_MT"))
                     if bad:
                         stubs -= bad
@@ -883,7 +296,7 @@ class Translator:
 
     def _parse_text(self, masked, stubs, extra_lines=""):
         """pycparser over masked text, with one line of typedef stubs on top (so coords
-        are the text's lines + _PARSE_LINE_OFFSET)."""
+        are the text's lines + PARSE_LINE_OFFSET)."""
         stub_line = "".join("typedef int %s; " % n for n in sorted(stubs))
         return c_parser.CParser().parse(stub_line + "\n" + masked, "<bcc>")
 
@@ -893,7 +306,7 @@ class Translator:
         if not m or not 0 <= i < len(lines):
             return None
         mm = re.search(r"\b(\w+)\s+\**\s*%s\b" % re.escape(m.group(1)), lines[i])
-        if mm and mm.group(1) not in _C_WORDS:
+        if mm and mm.group(1) not in C_WORDS:
             return ("unknown type name '%s' (not a typedef in the kernel's BTF nor "
                     "in the program)" % mm.group(1))
         return None
@@ -903,7 +316,7 @@ class Translator:
         """The ``{...}`` of a masked statement expression, parsed at its own place: a
         Compound whose coords are those of the whole source."""
         lo, hi = region.inner
-        masked = _blank_line_markers(self.masker.mask(self.pp, lo=lo, hi=hi))
+        masked = blank_line_markers(self.masker.mask(self.pp, lo=lo, hi=hi))
         li = self.pp.count("\n", 0, lo)
         ci = lo - (self.pp.rfind("\n", 0, lo) + 1)
         text = "\n" * (li - 1) + "void _MF(void)\n" + " " * ci + masked + "\n"
@@ -936,7 +349,7 @@ class Translator:
         c = getattr(node, "coord", None)
         if c is None or not c.line:
             return False
-        return self.is_user_line(c.line - 1 - _PARSE_LINE_OFFSET)
+        return self.is_user_line(c.line - 1 - PARSE_LINE_OFFSET)
 
     # -- scopes -------------------------------------------------------------------------------
     def lookup(self, name):
@@ -1291,7 +704,7 @@ class Translator:
         self.push()
         last = R(n, Void())
         for i, st in enumerate(items):
-            if i == len(items) - 1 and not isinstance(st, _STATEMENTS):
+            if i == len(items) - 1 and not isinstance(st, STATEMENTS):
                 r = self.expr(st)
                 items[i] = r.node
                 last = R(n, r.type, r.prov)
@@ -1415,7 +828,7 @@ class Translator:
         return R(n, self.rtype(n))
 
     def func_ret(self, name):
-        ret = _EXTRA_FUNCS.get(name)
+        ret = EXTRA_FUNCS.get(name)
         if ret is None:
             ret = helper_returns().get(name)
         if ret is None:
@@ -1449,8 +862,8 @@ class Translator:
             name = n.name.name
             if name == "offsetof":
                 return R(n, Prim("unsigned long", 8))
-            if name in _UNSUPPORTED_CALLS:
-                self.err(_UNSUPPORTED_CALLS[name] or "%s is not supported" % name, n, name)
+            if name in UNSUPPORTED_CALLS:
+                self.err(UNSUPPORTED_CALLS[name] or "%s is not supported" % name, n, name)
             if name in ("TP_DATA_LOC_READ", "TP_DATA_LOC_READ_CONST",
                         "TP_DATA_LOC_READ_STR"):
                 return self.tp_data_loc(n, name, args)
@@ -1458,7 +871,7 @@ class Translator:
                 n.name = _id("bpf_printk", n.name.coord)
             if name in ("memcpy", "__builtin_memcpy") and len(args) == 3:
                 return self.kernel_memcpy(n, args)
-            if name in _PROBE_READ and len(args) == 3:
+            if name in PROBE_READ and len(args) == 3:
                 return self.probe_read(n, name, args)
         fr = self.expr(n.name)
         for i, a in enumerate(args):
@@ -1488,7 +901,7 @@ class Translator:
         return R(n, Prim("long", 8))
 
     def probe_read(self, n, name, args):
-        is_str, kname = _PROBE_READ[name]
+        is_str, kname = PROBE_READ[name]
         dst, size, src = args
         d = self.expr(dst)
         sz = self.expr(size)
@@ -1563,7 +976,7 @@ class Translator:
         if is_str:
             return isinstance(tt, Arr) and isinstance(field_t, Arr) and \
                 tt.n is not None and field_t.n is not None and tt.n >= field_t.n
-        return _same_type(tt, field_t)
+        return same_type(tt, field_t)
 
     def map_call(self, n, m, meth, args):
         c = n.coord
@@ -1788,7 +1201,7 @@ class Translator:
         if not self.has_license:
             tail = ['\nchar _license[] SEC("license") = "GPL";\n']
         body = apply_edits(self.pp, 0, list(edits.values()))
-        return "".join(head) + _drop_preamble(body, self.filename) + "".join(tail)
+        return "".join(head) + drop_preamble(body, self.filename) + "".join(tail)
 
     def item_of(self, ext, items, starts):
         k = self.source.token_at(self.source.offset(ext.coord))
@@ -1823,12 +1236,12 @@ class Translator:
         kind = init[0].value.strip('"')
         size = init[1]
         flags = init[2]
-        if kind not in _MAP_TYPES:
+        if kind not in MAP_TYPES:
             self.err("BPF_TABLE type \"%s\" is not supported" % kind, d, kind)
         m = MapDecl(name, kind, key_decl.type.type, val_decl.type.type, key_t, val_t,
                     size, flags, d.coord)
         self.maps[name] = m
-        mtype = _MAP_TYPES[kind]
+        mtype = MAP_TYPES[kind]
         if kind == "histogram":
             mtype = "BPF_MAP_TYPE_ARRAY" if isinstance(key_t, Prim) and \
                 key_t.name in ("int", "signed int") else "BPF_MAP_TYPE_HASH"
@@ -2029,12 +1442,11 @@ class Translator:
         trace_event_raw_* type in BTF when one matches the tracepoint's format,
         else a struct generated from the tracefs format file."""
         fmt = self.read_format(cat, ev)
-        key = "__bcc_tp_args__%s__%s" % (cat, ev)
         want = None
         if fmt is not None:
             want = []
             for decl, off, size, sgn in fmt:
-                nm = _IDENT.findall(re.sub(r"\[\d*\]", "", decl))[-1]
+                nm = IDENT.findall(re.sub(r"\[\d*\]", "", decl))[-1]
                 if nm.startswith("common_"):
                     continue
                 if decl.startswith("__data_loc"):
@@ -2063,7 +1475,7 @@ class Translator:
                 lines.append("\tchar __pad_%d[%d];" % (npad, off - cur))
                 npad += 1
             decl = decl.replace("__user", "").strip()
-            nm = _IDENT.findall(re.sub(r"\[\d*\]", "", decl))[-1]
+            nm = IDENT.findall(re.sub(r"\[\d*\]", "", decl))[-1]
             if decl.startswith("__data_loc"):
                 c, t = "u32 __data_loc_%s" % nm, Prim("u32", 4)
                 nm = "__data_loc_" + nm
@@ -2106,18 +1518,6 @@ class Translator:
         return sorted(out)
 
 
-def _same_type(a, b):
-    if isinstance(a, Prim) and isinstance(b, Prim):
-        return a.size is not None and a.size == b.size
-    if isinstance(a, Ptr) and isinstance(b, Ptr):
-        return True
-    if isinstance(a, Arr) and isinstance(b, Arr):
-        return a.n == b.n and _same_type(a.of, b.of)
-    if isinstance(a, Rec) and isinstance(b, Rec):
-        return a is b or (a.btf_id is not None and a.btf_id == b.btf_id)
-    return False
-
-
 def _is_void(p):
     t = p.type
     return isinstance(t, c_ast.TypeDecl) and isinstance(t.type, c_ast.IdentifierType) and \
@@ -2147,26 +1547,6 @@ def _walk(n):
         yield x
         for _, c in x.children():
             stack.append(c)
-
-
-_prelude_path = None
-
-
-def _prelude_dir():
-    global _prelude_path
-    if _prelude_path is None:
-        from bcc_core.btf import cache_dir, content_key
-        key = content_key(PRELUDE.encode())[:16]
-        d = os.path.join(cache_dir(), "compat", "prelude-" + key)
-        p = os.path.join(d, "bcc_parse_prelude.h")
-        if not os.path.exists(p):
-            os.makedirs(d, exist_ok=True)
-            tmp = p + ".%d" % os.getpid()
-            with open(tmp, "w") as f:
-                f.write(PRELUDE)
-            os.replace(tmp, p)
-        _prelude_path = d
-    return _prelude_path
 
 
 # ----------------------------------------------------------------------------------------

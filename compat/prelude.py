@@ -1,0 +1,310 @@
+"""The parse prelude and the preparation of a BCC program's text for the parser.
+
+``PRELUDE`` is force-included when the translator preprocesses a program: it gives
+BCC's macros (``BPF_HASH``, ``TRACEPOINT_PROBE``...) a meaning pycparser can parse and
+that still carries what they declare, and defines the kernel macros BCC programs take
+from kernel headers (types come from BTF; macros are not in BTF).  The helpers map the
+preprocessed text's lines back to the user's files.
+"""
+import os
+import re
+
+# ----------------------------------------------------------------------------------------
+# Parse prelude: BCC's macros as pycparser-friendly C
+# ----------------------------------------------------------------------------------------
+_MAP_MACROS = [
+    # macro, (kind, defaults) -- args after name in BCC's order
+    ("BPF_HASH", "hash", ["n", "k=u64", "v=u64", "s=10240"]),
+    ("BPF_LRU_HASH", "lru_hash", ["n", "k=u64", "v=u64", "s=10240"]),
+    ("BPF_PERCPU_HASH", "percpu_hash", ["n", "k=u64", "v=u64", "s=10240"]),
+    ("BPF_LRU_PERCPU_HASH", "lru_percpu_hash", ["n", "k=u64", "v=u64", "s=10240"]),
+    ("BPF_ARRAY", "array", ["n", "v=u64", "s=10240"]),
+    ("BPF_PERCPU_ARRAY", "percpu_array", ["n", "v=u64", "s=10240"]),
+    ("BPF_HISTOGRAM", "histogram", ["n", "k=int", "s=64"]),
+]
+
+PRELUDE = r"""
+#define __BCC_COMPAT__ 1
+#define __BCC_NARG(...) __BCC_NARG_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define __BCC_NARG_(_1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
+#define __BCC_CAT(a, b) __BCC_CAT_(a, b)
+#define __BCC_CAT_(a, b) a##b
+#define __BCC_MAP(kind, name, k, v, size, flags) \
+    struct __bcc_map__##name { k *key; v *value; } name = { kind, size, flags }
+#define BPF_F_TABLE(kind, k, v, name, size, flags) __BCC_MAP(kind, name, k, v, size, flags)
+#define BPF_TABLE(kind, k, v, name, size) __BCC_MAP(kind, name, k, v, size, 0)
+#define BPF_STACK_TRACE(name, size) __BCC_MAP("stacktrace", name, int, int, size, 0)
+#define BPF_PERF_OUTPUT(name) __BCC_MAP("perf_output", name, int, int, 0, 0)
+#define BPF_PERF_ARRAY(name, size) __BCC_MAP("perf_array", name, int, int, size, 0)
+#define BPF_RINGBUF_OUTPUT(name, pages) __BCC_MAP("ringbuf", name, int, int, pages, 0)
+#define BPF_PROG_ARRAY(name, size) __BCC_MAP("prog", name, int, int, size, 0)
+#define BPF_CGROUP_ARRAY(name, size) __BCC_MAP("cgroup_array", name, int, int, size, 0)
+#define BPF_QUEUE(name, v, size) __BCC_MAP("queue", name, int, v, size, 0)
+#define BPF_STACK(name, v, size) __BCC_MAP("stack", name, int, v, size, 0)
+#define __BCC_UNSUPPORTED(what) int __bcc_unsupported__##what
+#define BPF_TABLE_PINNED(...) __BCC_UNSUPPORTED(BPF_TABLE_PINNED)
+#define BPF_TABLE_PUBLIC(...) __BCC_UNSUPPORTED(BPF_TABLE_PUBLIC)
+#define BPF_TABLE_SHARED(...) __BCC_UNSUPPORTED(BPF_TABLE_SHARED)
+#define BPF_HASH_OF_MAPS(...) __BCC_UNSUPPORTED(BPF_HASH_OF_MAPS)
+#define BPF_ARRAY_OF_MAPS(...) __BCC_UNSUPPORTED(BPF_ARRAY_OF_MAPS)
+#define BPF_SK_STORAGE(...) __BCC_UNSUPPORTED(BPF_SK_STORAGE)
+#define BPF_DEVMAP(...) __BCC_UNSUPPORTED(BPF_DEVMAP)
+#define BPF_CPUMAP(...) __BCC_UNSUPPORTED(BPF_CPUMAP)
+#define BPF_XSKMAP(...) __BCC_UNSUPPORTED(BPF_XSKMAP)
+#define BPF_SOCKMAP(...) __BCC_UNSUPPORTED(BPF_SOCKMAP)
+#define BPF_SOCKHASH(...) __BCC_UNSUPPORTED(BPF_SOCKHASH)
+#define BPF_CGROUP_STORAGE(...) __BCC_UNSUPPORTED(BPF_CGROUP_STORAGE)
+#define BPF_INODE_STORAGE(...) __BCC_UNSUPPORTED(BPF_INODE_STORAGE)
+#define BPF_TASK_STORAGE(...) __BCC_UNSUPPORTED(BPF_TASK_STORAGE)
+#define USDT_PROBE(...) __BCC_UNSUPPORTED(USDT)
+
+#define TRACEPOINT_PROBE(cat, ev) \
+    int __bcc_tracepoint__##cat##__##ev(struct __bcc_tp_args__##cat##__##ev *args)
+#define RAW_TRACEPOINT_PROBE(ev) \
+    int __bcc_raw_tracepoint__##ev(struct bpf_raw_tracepoint_args *ctx)
+#define KFUNC_PROBE(ev, ...) int __bcc_kfunc__##ev(__VA_ARGS__)
+#define KRETFUNC_PROBE(ev, ...) int __bcc_kretfunc__##ev(__VA_ARGS__)
+#define KMOD_RET_PROBE(ev, ...) int __bcc_kmod_ret__##ev(__VA_ARGS__)
+#define LSM_PROBE(ev, ...) int __bcc_lsm__##ev(__VA_ARGS__)
+
+#define __user
+#define __kernel
+#define __rcu
+#define __force
+#define __iomem
+#define __percpu
+#define __bitwise
+#define __must_check
+#define __always_inline inline __attribute__((always_inline))
+#define __inline inline
+#define __inline__ inline
+#define __packed __attribute__((packed))
+#define __aligned(x) __attribute__((aligned(x)))
+#define __maybe_unused __attribute__((unused))
+#define noinline __attribute__((noinline))
+#define likely(x) (x)
+#define unlikely(x) (x)
+#define READ_ONCE(x) (x)
+#define NULL ((void *)0)
+#define container_of(ptr, type, member) \
+    ((type *)((char *)(ptr) - offsetof(type, member)))
+#define __builtin_offsetof(t, m) offsetof(t, m)
+#define ntohs(x) bpf_ntohs(x)
+#define htons(x) bpf_htons(x)
+#define ntohl(x) bpf_ntohl(x)
+#define htonl(x) bpf_htonl(x)
+#define be16_to_cpu(x) bpf_ntohs(x)
+#define be32_to_cpu(x) bpf_ntohl(x)
+
+#define TASK_COMM_LEN 16
+#define DNAME_INLINE_LEN 32
+#define NAME_MAX 255
+#define PATH_MAX 4096
+#define PERF_MAX_STACK_DEPTH 127
+#define PF_KTHREAD 0x00200000
+#define TASK_RUNNING 0x0000
+#define TASK_INTERRUPTIBLE 0x0001
+#define TASK_UNINTERRUPTIBLE 0x0002
+#define __TASK_STOPPED 0x0004
+#define __TASK_TRACED 0x0008
+#define TASK_DEAD 0x0080
+#define EXIT_DEAD 0x0010
+#define EXIT_ZOMBIE 0x0020
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define MINORBITS 20
+#define MINORMASK ((1U << MINORBITS) - 1)
+#define MAJOR(dev) ((unsigned int) ((dev) >> MINORBITS))
+#define MINOR(dev) ((unsigned int) ((dev) & MINORMASK))
+#define MKDEV(ma, mi) (((ma) << MINORBITS) | (mi))
+#define O_RDONLY 00000000
+#define O_WRONLY 00000001
+#define O_RDWR 00000002
+#define O_CREAT 00000100
+#define O_TRUNC 00001000
+#define O_APPEND 00002000
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define S_IFLNK 0120000
+#define S_IFREG 0100000
+#define S_IFDIR 0040000
+#define DISK_NAME_LEN 32
+#define IFNAMSIZ 16
+#define BDEVNAME_SIZE 32
+#define REQ_OP_BITS 8
+#define REQ_OP_MASK ((1 << REQ_OP_BITS) - 1)
+#define S_ISLNK(m) (((m) & S_IFMT) == S_IFLNK)
+#define S_ISREG(m) (((m) & S_IFMT) == S_IFREG)
+#define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
+#define S_ISCHR(m) (((m) & S_IFMT) == 0020000)
+#define S_ISBLK(m) (((m) & S_IFMT) == 0060000)
+#define S_ISFIFO(m) (((m) & S_IFMT) == 0010000)
+#define S_ISSOCK(m) (((m) & S_IFMT) == S_IFSOCK)
+#define KERNEL_VERSION(a, b, c) (((a) << 16) + ((b) << 8) + ((c) > 255 ? 255 : (c)))
+#define min(x, y) ({ typeof(x) __bcc_x = (x); typeof(y) __bcc_y = (y); \
+                     __bcc_x < __bcc_y ? __bcc_x : __bcc_y; })
+#define max(x, y) ({ typeof(x) __bcc_x = (x); typeof(y) __bcc_y = (y); \
+                     __bcc_x > __bcc_y ? __bcc_x : __bcc_y; })
+#define min_t(t, x, y) min((t)(x), (t)(y))
+#define max_t(t, x, y) max((t)(x), (t)(y))
+#define tcp_sk(sk) ((struct tcp_sock *)(sk))
+#define inet_sk(sk) ((struct inet_sock *)(sk))
+#define inet_csk(sk) ((struct inet_connection_sock *)(sk))
+#define udp_sk(sk) ((struct udp_sock *)(sk))
+#define sg_is_last(sg) ((sg)->page_link & 0x02)
+#define sg_is_chain(sg) ((sg)->page_link & 0x01)
+#define sg_chain_ptr(sg) ((struct scatterlist *)((sg)->page_link & ~0x03UL))
+#define skb_rx_queue_recorded(skb) ((skb)->queue_mapping != 0)
+#define skb_get_rx_queue(skb) ((skb)->queue_mapping - 1)
+#define sk_node __sk_common.skc_node
+#define sk_refcnt __sk_common.skc_refcnt
+#define sk_hash __sk_common.skc_hash
+#define sk_portpair __sk_common.skc_portpair
+#define sk_num __sk_common.skc_num
+#define sk_dport __sk_common.skc_dport
+#define sk_addrpair __sk_common.skc_addrpair
+#define sk_daddr __sk_common.skc_daddr
+#define sk_rcv_saddr __sk_common.skc_rcv_saddr
+#define sk_family __sk_common.skc_family
+#define sk_state __sk_common.skc_state
+#define sk_reuse __sk_common.skc_reuse
+#define sk_reuseport __sk_common.skc_reuseport
+#define sk_ipv6only __sk_common.skc_ipv6only
+#define sk_bound_dev_if __sk_common.skc_bound_dev_if
+#define sk_prot __sk_common.skc_prot
+#define sk_net __sk_common.skc_net
+#define sk_v6_daddr __sk_common.skc_v6_daddr
+#define sk_v6_rcv_saddr __sk_common.skc_v6_rcv_saddr
+#define sk_cookie __sk_common.skc_cookie
+#define sk_flags __sk_common.skc_flags
+#define inet_daddr sk.__sk_common.skc_daddr
+#define inet_rcv_saddr sk.__sk_common.skc_rcv_saddr
+#define inet_dport sk.__sk_common.skc_dport
+#define inet_num sk.__sk_common.skc_num
+#define NSEC_PER_SEC 1000000000ULL
+#define NSEC_PER_MSEC 1000000ULL
+#define NSEC_PER_USEC 1000ULL
+"""
+
+# macros with defaults, generated
+_lines = []
+for _m, _kind, _params in _MAP_MACROS:
+    _names = [p.split("=")[0] for p in _params]
+    _lines.append("#define %s(...) __BCC_CAT(__BCC_%s_, __BCC_NARG(__VA_ARGS__))(__VA_ARGS__)"
+                  % (_m, _m))
+    for i in range(1, len(_params) + 1):
+        given = _names[:i]
+        vals = {}
+        for p in _params:
+            nm, _, d = p.partition("=")
+            vals[nm] = nm if nm in given else d
+        k = vals.get("k", "int")
+        v = vals.get("v", "u64")
+        _lines.append("#define __BCC_%s_%d(%s) __BCC_MAP(\"%s\", %s, %s, %s, %s, 0)"
+                      % (_m, i, ", ".join(given), _kind, vals["n"], k, v, vals["s"]))
+PRELUDE += "\n".join(_lines) + "\n"
+del _lines
+
+C_WORDS = frozenset("auto break case char const continue default do double else enum "
+                     "extern float for goto if inline int long register restrict return "
+                     "short signed sizeof static struct switch typedef union unsigned void "
+                     "volatile while _Bool".split())
+BASE_STUBS = ("u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "__u8", "__u16",
+               "__u32", "__u64", "__s8", "__s16", "__s32", "__s64", "size_t", "bool")
+
+# ----------------------------------------------------------------------------------------
+# Source preparation
+# ----------------------------------------------------------------------------------------
+IDENT = re.compile(r"[A-Za-z_]\w*")
+_LINEMARK = re.compile(r'^#\s*(?:line\s+)?(\d+)\s+"((?:[^"\\]|\\.)*)"')
+
+
+def strip_system_includes(text):
+    """Kernel headers are not available (types come from BTF): drop #include <...>."""
+    out = []
+    dropped = []
+    for i, line in enumerate(text.split("\n")):
+        s = line.lstrip()
+        if s.startswith("#") and re.match(r"#\s*include\s*<", s):
+            dropped.append((i + 1, s.strip()))
+            out.append("")
+        else:
+            out.append(line)
+    return "\n".join(out), dropped
+
+
+PARSE_LINE_OFFSET = 1      # the typedef stubs' line above the parsed text
+
+
+def blank_line_markers(text):
+    """Preprocessor lines blanked (pycparser would renumber lines at line markers);
+    offsets unchanged."""
+    return re.sub(r"(?m)^[ \t]*#[^\n]*", lambda m: " " * len(m.group(0)), text)
+
+
+def linux_version_code():
+    """LINUX_VERSION_CODE of the running kernel, for #if in programs (BCC takes it from
+    the kernel's headers)."""
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", os.uname().release)
+    if not m:
+        return 0
+    a, b, c = (int(x or 0) for x in m.groups())
+    return (a << 16) + (b << 8) + min(c, 255)
+
+
+def is_user_file(f, filename):
+    """Whether a line marker's file is the user's (the program's file, named by the
+    caller -- "<text>" too -- or a header it includes) rather than clang's <built-in>,
+    <command line>, <stdin> or the parse prelude."""
+    if not f:
+        return False
+    if f == filename:
+        return True
+    return not f.startswith("<") and not f.endswith("bcc_parse_prelude.h")
+
+
+def drop_preamble(text, filename):
+    """The preprocessed text from the first line marker of a user's file on (before
+    it: markers of <built-in>, <command line> and the parse prelude, and blank lines)."""
+    for m in re.finditer(r'(?m)^# \d+ "((?:[^"\\]|\\.)*)"', text):
+        if is_user_file(m.group(1).replace('\\"', '"').replace("\\\\", "\\"),
+                         filename):
+            return text[m.start():]
+    return text
+
+
+def line_map(text):
+    cur_file, cur_line = None, 1
+    out = []
+    for line in text.split("\n"):
+        m = _LINEMARK.match(line)
+        if m:
+            out.append((cur_file, cur_line))
+            cur_file, cur_line = m.group(2), int(m.group(1))
+            continue
+        out.append((cur_file, cur_line))
+        cur_line += 1
+    return out
+
+
+_prelude_path = None
+
+
+def prelude_dir():
+    global _prelude_path
+    if _prelude_path is None:
+        from bcc_core.btf import cache_dir, content_key
+        key = content_key(PRELUDE.encode())[:16]
+        d = os.path.join(cache_dir(), "compat", "prelude-" + key)
+        p = os.path.join(d, "bcc_parse_prelude.h")
+        if not os.path.exists(p):
+            os.makedirs(d, exist_ok=True)
+            tmp = p + ".%d" % os.getpid()
+            with open(tmp, "w") as f:
+                f.write(PRELUDE)
+            os.replace(tmp, p)
+        _prelude_path = d
+    return _prelude_path
