@@ -580,6 +580,13 @@ class BPF(object):
                     return record_for(b, structs[n])
             raise Exception("no struct '%s' in the BTF of the object (it has: %s)"
                             % (want, ", ".join(sorted(structs)) or "none"))
+        hint = b.find("__bcc_event__" + mname, _btf.KIND_FUNC)
+        if hint:        # bcc_core.compat names the type perf_submit() gave this map
+            proto = b.type(b.type(hint[0]).type)
+            if proto.params:
+                pt = b.type(b.skip_mods(proto.params[0][1]))
+                if pt.kind == _btf.KIND_PTR:
+                    return record_for(b, b.skip_mods(pt.type))
         sing = mname[:-1] if mname.endswith("s") else mname
         tiers = [[mname, sing, mname + "_t", sing + "_t"],
                  ["event", "event_t", "data_t", "data"]]

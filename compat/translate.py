@@ -947,6 +947,21 @@ class Translator:
             n.name = _id(kname, n.name.coord)
         return R(n, Prim("long", 8))
 
+    def note_event(self, m, t):
+        """Remember the record type a perf/ring buffer map carries: the facade decodes
+        b["map"].event(data) with it (emitted as a BTF-visible hint, see emit)."""
+        if isinstance(t, Rec) and t.name and not t.kernel:
+            self.event_types.setdefault(m.name, t.spell())
+
+    def sizeof_type(self, n):
+        if isinstance(n, c_ast.UnaryOp) and n.op == "sizeof":
+            e = n.expr
+            try:
+                return self.rtype(e) if isinstance(e, c_ast.Typename) else self.expr(e).type
+            except TranslateError:
+                return None
+        return None
+
     def kernel_memcpy(self, n, args):
         """memcpy(dst, src, size) from kernel memory is a probe read (as BCC rewrites
         it); between the program's own buffers it stays a memcpy."""
@@ -981,7 +996,14 @@ class Translator:
     def map_call(self, n, m, meth, args):
         c = n.coord
         ref = c_ast.UnaryOp("&", _id(m.name), c)
-        targs = [self.expr(a).node for a in args]
+        rargs = [self.expr(a) for a in args]
+        targs = [r.node for r in rargs]
+        if meth in ("perf_submit", "perf_submit_skb") and len(rargs) >= 2:
+            self.note_event(m, pointee(rargs[1].type))
+        elif meth == "ringbuf_output" and rargs:
+            self.note_event(m, pointee(rargs[0].type))
+        elif meth == "ringbuf_reserve" and rargs:
+            self.note_event(m, self.sizeof_type(args[0]))
 
         def want(k):
             if len(targs) not in (k if isinstance(k, tuple) else (k,)):
@@ -1149,6 +1171,7 @@ class Translator:
         self.funcs = {}
         self.tp_text = []
         self.stmt_exprs = {}
+        self.event_types = {}
         self.em = Emitter(self.source)
         self.em.snapshot(ast)
         calls = set()
@@ -1198,8 +1221,13 @@ class Translator:
                 "#include <bpf/bpf_endian.h>\n", '#include "bcc_compat.h"\n']
         head += self.tp_text
         tail = []
+        # the record type of each perf/ring buffer, where BTF keeps it for the facade: a
+        # global function in .text is in BTF and is no program (never called or loaded)
+        for mname, spelled in sorted(self.event_types.items()):
+            tail.append("\n__attribute__((unused)) void __bcc_event__%s(%s *e) {}"
+                        % (mname, spelled))
         if not self.has_license:
-            tail = ['\nchar _license[] SEC("license") = "GPL";\n']
+            tail.append('\nchar _license[] SEC("license") = "GPL";\n')
         body = apply_edits(self.pp, 0, list(edits.values()))
         return "".join(head) + drop_preamble(body, self.filename) + "".join(tail)
 
