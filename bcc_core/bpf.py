@@ -358,7 +358,7 @@ class BPF(object):
         if text is not None and data is None:
             if _is_elf(text):
                 data = bytes(text)
-            elif text:
+            else:       # BCC's BPF(text='') (scripts use it for ksymname...): no programs
                 if not isinstance(text, (str, bytes, bytearray)):
                     raise TypeError("BPF(text=...) takes str or bytes, not %s"
                                     % type(text).__name__)
@@ -419,7 +419,11 @@ class BPF(object):
     def _fn_str(fn_name):
         return _str(fn_name)
 
-    def _prog(self, fn_name):
+    def _prog(self, fn_name, prog_type=None):
+        """The loaded program fn_name.  With prog_type (what an attach call implies):
+        a program whose section names no target (BCC C's plain functions are
+        SEC("kprobe")) is loaded again as that type if it is another, as BCC loads a
+        function with the type of the attach that asks for it."""
         name = _str(fn_name)
         prog = self._obj.programs.get(name) if self._obj else None
         if prog is None:
@@ -429,6 +433,12 @@ class BPF(object):
             if err is not None:
                 raise NotSupportedError(str(err)) from err
             raise Exception("Program %s is not loaded" % name)
+        if prog_type is not None and prog.prog_type != prog_type and \
+                prog.spec.sec_def is not None and prog.section == prog.spec.sec_def.prefix:
+            self._obj.reload_program(name, prog_type)
+            fn = self.funcs.get(name.encode())
+            if fn is not None:
+                fn.fd = prog.fd
         return prog
 
     def load_funcs(self, prog_type=BPFProgType.KPROBE):
@@ -437,12 +447,15 @@ class BPF(object):
                 if self._obj.programs[n].fd >= 0]
 
     def load_func(self, func_name, prog_type=None, device=None, attach_type=-1):
-        """The already-loaded program ``func_name`` as a BPF.Function (.fd, .name).  The
-        program type comes from its SEC() name; ``prog_type`` is not used to reload."""
+        """The loaded program ``func_name`` as a BPF.Function (.fd, .name).  The program
+        type comes from its SEC() name; a program whose section names no target is
+        loaded again as ``prog_type`` when that differs (see _prog)."""
         func_name = _assert_is_bytes(func_name)
         fn = self.funcs.get(func_name)
+        if fn is not None and prog_type is not None:
+            self._prog(func_name, prog_type)      # loaded again if of another type
         if fn is None:
-            fn = BPF.Function(self, func_name, self._prog(func_name).fd)
+            fn = BPF.Function(self, func_name, self._prog(func_name, prog_type).fd)
             self.funcs[func_name] = fn
         return fn
 
@@ -791,7 +804,7 @@ class BPF(object):
         event = _assert_is_bytes(event)
         fn_name = _assert_is_bytes(fn_name)
         event_re = _assert_is_bytes(event_re)
-        prog = self._prog(fn_name)
+        prog = self._prog(fn_name, BPFProgType.KPROBE)
         err = self._no_kprobes(kind, fn_name, event or event_re)
         if err:
             raise err
@@ -907,7 +920,7 @@ class BPF(object):
             for name in BPF.get_tracepoints(tp_re):
                 self.attach_tracepoint(tp=name, fn_name=fn_name)
             return None
-        prog = self._prog(fn_name)
+        prog = self._prog(fn_name, BPFProgType.TRACEPOINT)
         category, _, event = tp.partition(b":")
         lk = _link.attach_tracepoint(prog, _str(category), _str(event))
         self.load_func(fn_name)
@@ -924,7 +937,7 @@ class BPF(object):
         fn_name = _assert_is_bytes(fn_name)
         if tp in self.raw_tracepoint_fds:
             raise Exception("Raw tracepoint %s has been attached" % tp)
-        lk = _link.attach_raw_tracepoint(self._prog(fn_name), _str(tp))
+        lk = _link.attach_raw_tracepoint(self._prog(fn_name, BPFProgType.RAW_TRACEPOINT), _str(tp))
         self.load_func(fn_name)
         self.raw_tracepoint_fds[tp] = lk
         return self
@@ -1100,7 +1113,7 @@ class BPF(object):
     def attach_perf_event(self, ev_type=-1, ev_config=-1, fn_name=b"",
                           sample_period=0, sample_freq=0, pid=-1, cpu=-1, group_fd=-1):
         fn_name = _assert_is_bytes(fn_name)
-        prog = self._prog(fn_name)
+        prog = self._prog(fn_name, BPFProgType.PERF_EVENT)
         self.load_func(fn_name, BPF.PERF_EVENT)
         links = {}
         try:
@@ -1117,7 +1130,7 @@ class BPF(object):
         from . import _sys
         from .link import PERF_FLAG_FD_CLOEXEC
         fn_name = _assert_is_bytes(fn_name)
-        prog = self._prog(fn_name)
+        prog = self._prog(fn_name, BPFProgType.PERF_EVENT)
         self.load_func(fn_name, BPF.PERF_EVENT)
         raw = ct.string_at(ct.addressof(attr), ct.sizeof(attr))
         res = {}
@@ -1198,7 +1211,7 @@ class BPF(object):
             return None
         path, addr = BPF._check_path_symbol(name, sym, addr, pid, sym_off)
         self._check_probe_quota(1)
-        prog = self._prog(fn_name)
+        prog = self._prog(fn_name, BPFProgType.KPROBE)
         self.load_func(fn_name, BPF.KPROBE)
         key = self._get_uprobe_evname(b"r" if retprobe else b"p", path, addr, pid)
         try:

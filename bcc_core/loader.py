@@ -329,6 +329,35 @@ class Object:
                        func_info_rec=8, line_info_rec=16)
         return self
 
+    def reload_program(self, name, prog_type):
+        """Load program ``name`` again as another program type -- the same linked and
+        relocated instructions -- and close the old fd.  BCC loads a function with
+        the type its attach call implies; a program whose section names no target
+        (SEC("kprobe")) may be attached as a tracepoint, raw tracepoint, perf event
+        or socket filter that way.  Returns the program."""
+        from .sec import sec_def_for_type
+        prog = self.program(name)
+        if prog.prog_type == prog_type:
+            return prog
+        sd = sec_def_for_type(prog_type)
+        if sd is None or prog.insns is None:
+            raise NotSupportedError("cannot load program '%s' as program type %d"
+                                    % (name, prog_type))
+        old = prog.fd
+        prog.fd = -1
+        try:
+            _prog.load(prog, self.spec.license, self.spec.kern_version,
+                       btf_fd=self.btf_fd if self.btf_fd >= 0 else 0,
+                       func_info=prog._func_info, line_info=self._line_info_bytes(prog),
+                       func_info_rec=8, line_info_rec=16, sec_def=sd)
+        except BaseException:
+            prog.fd = old
+            raise
+        if old >= 0:
+            os.close(old)
+        prog.prog_type = prog_type
+        return prog
+
     def _create_maps(self):
         spec = self.spec
         btf_fd = self.btf_fd if self.btf_fd >= 0 else 0

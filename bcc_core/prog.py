@@ -104,10 +104,12 @@ def source_line_for(line_info, idx):
 
 
 def load(prog, license, kern_version=0, btf_fd=0, func_info=b"", func_info_rec=8,
-         line_info=b"", line_info_rec=16, attach_btf_obj_fd=0, fd_array=None):
-    """Load ``prog.insns``; sets prog.fd.  Raises VerifierError / NotSupportedError."""
+         line_info=b"", line_info_rec=16, attach_btf_obj_fd=0, fd_array=None,
+         sec_def=None):
+    """Load ``prog.insns``; sets prog.fd.  Raises VerifierError / NotSupportedError.
+    ``sec_def``: load as that section kind instead of the program's own."""
     spec = prog.spec
-    sd = spec.sec_def
+    sd = sec_def or spec.sec_def
     insns = prog.insns
     a = _sys.new_attr()
     p = a.prog_load

@@ -178,6 +178,14 @@ def find_sec_def(sec_name):
     return None
 
 
+def sec_def_for_type(prog_type):
+    """The plain section kind (no target, no flags) of a program type, or None."""
+    for prefix, plus, d in _DEFS:
+        if d.prog_type == prog_type and not d.flags:
+            return d
+    return None
+
+
 def attach_target(sec_name, d):
     """The part after 'prefix/' (e.g. 'syscalls/sys_enter_openat'), or ''."""
     rest = sec_name[len(d.prefix):]

@@ -131,6 +131,13 @@ PRELUDE = r"""
 #define S_IFLNK 0120000
 #define S_IFREG 0100000
 #define S_IFDIR 0040000
+#define div_u64(a, b) ((u64)(a) / (b))
+#define div64_u64(a, b) ((u64)(a) / (u64)(b))
+#define div_s64(a, b) ((s64)(a) / (b))
+#ifdef __TARGET_ARCH_x86
+#define __PAGE_OFFSET_BASE_L4 0xffff888000000000UL
+#define __PAGE_OFFSET_BASE_L5 0xff11000000000000UL
+#endif
 #define DISK_NAME_LEN 32
 #define IFNAMSIZ 16
 #define BDEVNAME_SIZE 32
@@ -255,6 +262,9 @@ def linux_version_code():
     return (a << 16) + (b << 8) + min(c, 255)
 
 
+_OWN_HEADERS = ("bcc_parse_prelude.h", "bcc_kconfig.h")   # force-included, not the user's
+
+
 def is_user_file(f, filename):
     """Whether a line marker's file is the user's (the program's file, named by the
     caller -- "<text>" too -- or a header it includes) rather than clang's <built-in>,
@@ -263,7 +273,7 @@ def is_user_file(f, filename):
         return False
     if f == filename:
         return True
-    return not f.startswith("<") and not f.endswith("bcc_parse_prelude.h")
+    return not f.startswith("<") and not f.endswith(_OWN_HEADERS)
 
 
 def drop_preamble(text, filename):
@@ -308,3 +318,32 @@ def prelude_dir():
             os.replace(tmp, p)
         _prelude_path = d
     return _prelude_path
+
+
+def kconfig_header():
+    """A header defining the running kernel's CONFIG_* options as its autoconf.h does
+    (``CONFIG_X 1``, ``CONFIG_X_MODULE 1``, values as written), for ``#ifdef CONFIG_...``
+    in programs; written once per config content.  None without a kernel config."""
+    from bcc_core import kconfig
+    from bcc_core.btf import cache_dir, content_key
+    cfg = kconfig.read_config()
+    if not cfg:
+        return None
+    lines = []
+    for k, v in sorted(cfg.items()):
+        if v == "y":
+            lines.append("#define %s 1" % k)
+        elif v == "m":
+            lines.append("#define %s_MODULE 1" % k)
+        elif v and v != "n":
+            lines.append("#define %s %s" % (k, v))
+    text = "\n".join(lines) + "\n"
+    d = os.path.join(cache_dir(), "compat", "kconfig-" + content_key(text.encode())[:16])
+    p = os.path.join(d, "bcc_kconfig.h")
+    if not os.path.exists(p):
+        os.makedirs(d, exist_ok=True)
+        tmp = p + ".%d" % os.getpid()
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    return p

@@ -41,7 +41,7 @@ from bcc_core.errors import BccCoreError
 from .mask import MaskError, Masker
 from .prelude import (C_WORDS, BASE_STUBS, IDENT, strip_system_includes,
     PARSE_LINE_OFFSET, blank_line_markers, linux_version_code, is_user_file,
-    drop_preamble, line_map, prelude_dir)
+    drop_preamble, line_map, prelude_dir, kconfig_header)
 from .typemodel import (Void, Prim, Ptr, Arr, Fn, MapTy, Rec, prim_from_words,
     is_ptrish, pointee, btf_types, helper_returns, EXTRA_FUNCS, UNSUPPORTED_CALLS,
     PROBE_READ, STATEMENTS, MAP_TYPES, MapDecl, same_type)
@@ -91,6 +91,10 @@ class Core:
     def __init__(self, base, seg=None):
         self.base, self.segs, self.seg = base, [], seg
         self.bitfield = 0
+        # a member of a *program-defined* record in kernel memory (BCC tools declare
+        # partial copies of kernel structs, cpuunclaimed's cfs_rq_partial): the lvalue
+        # at the program's own offsets, read with a plain probe read (no relocation)
+        self.user = None
 
 
 class Sym:
@@ -177,6 +181,9 @@ class Translator:
         flags = [f for f in self.cflags if f.startswith(("-D", "-U", "-I"))]
         if not any(f.startswith("-DLINUX_VERSION_CODE") for f in flags):
             flags.append("-DLINUX_VERSION_CODE=%d" % linux_version_code())
+        kc = kconfig_header()
+        if kc:
+            flags = ["-include", kc] + flags
         cmd = [clang, "-E", "-x", "c", "-target", "bpf", "-nostdinc",
                "-D__TARGET_ARCH_x86", "-D__BCC_COMPAT_PARSE__", "-include", prelude,
                "-I", src_dir or ".", *flags, "-"]
@@ -524,7 +531,10 @@ class Translator:
         for kind, arg, node in steps:
             if kind == ".":
                 ft, bits = self.member(t, arg, node)
-                if core is not None:
+                if core is not None and core.user is not None:
+                    core.user = c_ast.StructRef(core.user, ".", _id(arg))
+                    core.bitfield = bits
+                elif core is not None:
                     core.seg = c_ast.StructRef(core.seg, ".", _id(arg)) \
                         if core.seg is not None else _id(arg)
                     core.bitfield = bits
@@ -535,7 +545,9 @@ class Translator:
                 continue
             if kind == "[]" and isinstance(t, Arr):
                 idx = self.expr(arg).node
-                if core is not None:
+                if core is not None and core.user is not None:
+                    core.user = c_ast.ArrayRef(core.user, idx)
+                elif core is not None:
                     if core.seg is None:
                         self.err("indexing an array through '*' of a kernel pointer is "
                                  "not supported; use ->", node)
@@ -553,7 +565,13 @@ class Translator:
             to = pointee(t)
             idx = self.expr(arg).node if kind == "[]" else None
             kern = core is not None or self.kernel_ptr(t, prov)
-            if kern:
+            if kern and kind == "->" and isinstance(to, Rec) and not to.kernel:
+                if core is not None:
+                    cur = self.materialize(core, node)
+                core = Core(None)
+                core.user = c_ast.StructRef(cur, "->", _id(arg))
+                prov = "kernel"
+            elif kern:
                 if core is not None and kind == "->" and core.seg is not None \
                         and not core.bitfield:
                     core.segs.append(core.seg)
@@ -621,17 +639,26 @@ class Translator:
         return base
 
     def core_addr(self, core):
+        if core.user is not None:
+            return c_ast.UnaryOp("&", core.user)
         if core.seg is None:
             return core.base
         return self.hoisted(core, lambda b: c_ast.UnaryOp("&", _graft(self.core_ptr(core, b),
                                                                       core.seg)))
 
     def core_lval(self, core):
+        if core.user is not None:
+            return core.user
         if core.seg is None:
             return c_ast.UnaryOp("*", core.base)
         return self.hoisted(core, lambda b: _graft(self.core_ptr(core, b), core.seg))
 
     def materialize(self, core, node):
+        if core.user is not None:
+            if core.bitfield:
+                self.err("bit-field of a program-defined struct in kernel memory: not "
+                         "supported", node)
+            return _call("__bcc_read", [c_ast.UnaryOp("&", core.user)])
         if core.seg is None:
             return _call("__bcc_read", [core.base])
         if core.bitfield:
@@ -1376,6 +1403,11 @@ class Translator:
             if tn == "pt_regs" and len(params) > 1:
                 macro = "BPF_KPROBE"
             ctx_names.add(params[0].name)
+        elif not static and not params and name not in self.called and \
+                isinstance(self.rtype(fdecl.type), Prim):
+            # int f() that nothing calls: a program the script attaches by name (runqlen's
+            # do_perf_event()); loaded as the type its attach call implies
+            sec = "kprobe"
         # body
         self.push()
         for p in params:

@@ -294,3 +294,43 @@ def test_names_bcc_scripts_call():
     for name in ("attach_kprobe", "num_open_kprobes", "trace_print", "cleanup",
                  "attach_fmod_ret", "detach_fmod_ret", "support_fmod_ret"):
         assert callable(getattr(BPF, name))
+
+
+def test_functions_load_as_their_attach_implies(tmp_path, monkeypatch):
+    """BCC loads a plain function with the type of the attach call that names it: here a
+    `void *ctx` function attached as a tracepoint and a no-argument one as a perf event
+    (funccount's and runqlen's shapes); a partial copy of a kernel struct read through a
+    kernel pointer uses the program's offsets (cpuunclaimed's cfs_rq_partial)."""
+    need_root()
+    monkeypatch.setenv("BCC_CORE_CACHE", str(tmp_path / "cache"))
+    from bcc_core import BPF, PerfType, PerfSWConfig
+    text = r"""
+    #include <linux/sched.h>
+    struct list_partial { struct list_partial *next, *prev; };
+    BPF_HASH(counts, u32, u64);
+    int count_openat(void *ctx) {
+        u32 k = 0;
+        counts.increment(k);
+        return 0;
+    }
+    int do_perf_event() {
+        u32 k = 1;
+        struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+        struct list_partial *lp = (struct list_partial *)&task->tasks;
+        if (lp->next != 0 && lp->next->prev != 0)
+            counts.increment(k);
+        return 0;
+    }
+    """
+    with BPF(text=textwrap.dedent(text)) as b:
+        b.attach_tracepoint(tp="syscalls:sys_enter_openat", fn_name="count_openat")
+        b.attach_perf_event(ev_type=PerfType.SOFTWARE, ev_config=PerfSWConfig.CPU_CLOCK,
+                            fn_name="do_perf_event", sample_freq=99)
+        for _ in range(5):
+            os.close(os.open("/dev/null", os.O_RDONLY))
+        end = __import__("time").time() + 0.3
+        while __import__("time").time() < end:
+            pass
+        counts = {k.value: v.value for k, v in b["counts"].items()}
+        assert counts.get(0, 0) >= 5, counts
+        assert counts.get(1, 0) >= 1, counts        # task->tasks is a live list
