@@ -691,7 +691,12 @@ class BPF(object):
         """The kernel functions (a set of bytes) matching the regular expression
         ``event_re`` that a kprobe may go on: text symbols of /proc/kallsyms outside the
         init and irq-entry sections, minus the kprobe blacklist and symbol kinds that
-        cannot be probed (perf internals, syscall trampolines, .cold parts...)."""
+        cannot be probed (perf internals, syscall trampolines, .cold parts...).  Empty
+        on a kernel without kprobes: no function can be probed there (so tools that
+        fall back to a tracepoint when a function is not found, as tcpdrop does, do)."""
+        from . import features
+        if not features.kprobes()[0]:
+            return set()
         try:
             with open("%s/kprobes/blacklist" % DEBUGFS, "rb") as f:
                 banned = {ln.split()[1] for ln in f if ln.strip()}

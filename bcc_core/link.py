@@ -6,6 +6,7 @@ import fcntl
 import os
 
 from . import _sys
+from . import btf as _btf
 from . import features
 from ._sys import ffi
 from .errors import AttachError, NotSupportedError, syscall_error
@@ -130,10 +131,32 @@ def attach_raw_tracepoint(prog, name):
     a.raw_tp.prog_fd = prog.fd
     fd, err = _sys.bpf_errno(_sys.BPF_RAW_TRACEPOINT_OPEN, a)
     if fd < 0:
+        why = os.strerror(err)
+        nargs = _raw_tp_nargs(name) if err == errno.EINVAL else None
+        if nargs is not None:
+            why += (" (the kernel's %s takes %d argument(s), ctx->args[0..%d]: does the "
+                    "program read past them?)" % (name, nargs, nargs - 1))
+        elif err == errno.ENOENT:
+            why += " (no such tracepoint in this kernel)"
         raise AttachError("cannot attach program '%s' to raw tracepoint '%s': %s"
-                          % (prog.name, name, os.strerror(err))) from syscall_error(
+                          % (prog.name, name, why)) from syscall_error(
                               err, "BPF_RAW_TRACEPOINT_OPEN", name)
     return Link("raw_tracepoint", name, prog, fd=fd)
+
+
+def _raw_tp_nargs(name):
+    """How many arguments the kernel's tracepoint passes a raw tracepoint program (its
+    btf_trace_NAME typedef: a pointer to a function of (void *data, args...)), or None."""
+    try:
+        b = _btf.kernel_btf()
+        tid = b.find_one("btf_trace_" + name, _btf.KIND_TYPEDEF)
+        if tid is None:
+            return None
+        ptr = b.type(b.skip_mods(b.type(tid).type))
+        proto = b.type(b.skip_mods(ptr.type))
+        return max(len(proto.params) - 1, 0)
+    except Exception:
+        return None
 
 
 def attach_trace(prog):
