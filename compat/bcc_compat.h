@@ -12,6 +12,14 @@
 #define PERF_MAX_STACK_DEPTH 127	/* BPF_STACK_TRACE values: u64 ip[127] */
 #endif
 
+/* BPF_KPROBE with a sixth argument (libbpf before 1.2 stops at five) */
+#if defined(__TARGET_ARCH_x86) && !defined(PT_REGS_PARM6)
+#define PT_REGS_PARM6(x) (((const struct pt_regs *)(x))->r9)
+#endif
+#ifndef ___bpf_kprobe_args6
+#define ___bpf_kprobe_args6(x, args...) ___bpf_kprobe_args5(args), (void *)PT_REGS_PARM6(ctx)
+#endif
+
 /* One read of the object at ptr, a kernel address (field offsets in the address
  * expression are CO-RE relocated: vmlinux.h records have preserve_access_index). */
 #define __bcc_read(ptr) ({						\

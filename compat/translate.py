@@ -1447,6 +1447,15 @@ class Translator:
             return [(head_lo, body_lo, header)] + edits
         g = em.printer
         ret = g.visit(c_ast.Typename(None, [], None, _strip_declname(fdecl.type)))
+        if ret.strip() == "void":
+            # a void probe (oomkill's): programs return a value -- int, 0 on every path
+            ret = "int"
+            for node in _walk(f.body):
+                if isinstance(node, c_ast.Return) and node.expr is None:
+                    lo, hi = src.offsets(node)
+                    edits.append((lo, hi, "return 0"))
+            close = src.tok_start[src.match[item[2]]]
+            edits.append((close, close, "return 0; "))
         if name.startswith("__bcc_tracepoint__"):
             rec = self.rtype(params[0].type)
             ps = ["struct %s *%s" % (rec.to.name, params[0].name)]

@@ -156,3 +156,17 @@ def test_tracepoint_args_are_read_with_core():
     assert "u32 pid = BPF_CORE_READ(args, child_pid);" in out
     assert "bpf_perf_event_output(args, &events, BPF_F_CURRENT_CPU, &pid, sizeof(pid));" \
         in out
+
+
+def test_void_probes_and_sixth_kprobe_argument(tmp_path):
+    """A void probe (oomkill's) returns 0 on every path; a sixth kprobe argument
+    (virtiostat's) compiles with libbpf headers that stop at five."""
+    text = ("void kprobe__oom_kill_process(struct pt_regs *ctx, void *oc, const char *m)\n{\n"
+            "    if (!m)\n        return;\n    bpf_trace_printk(\"oom\\n\");\n}\n"
+            "int kprobe__virtqueue_add_sgs(struct pt_regs *ctx, void *vq, void *sgs,\n"
+            "    unsigned int out_sgs, unsigned int in_sgs, void *data, int gfp)\n{\n"
+            "    return gfp + in_sgs;\n}\n")
+    out = tr.translate(text, filename="void.c")
+    assert "int BPF_KPROBE(kprobe__oom_kill_process, void *oc, const char *m)" in out
+    assert "        return 0;\n" in out and "return 0; }" in out
+    cbuild.compile_c(out, str(tmp_path / "void.bpf.o"))
