@@ -206,6 +206,12 @@ KNOWN = {
                   "way under BCC"),
 }
 
+# tools whose events the workload cannot cause on this host
+QUIET = {
+    "kvmexit": "needs a KVM guest running",
+    "tcpcong": "needs TCP congestion-state changes (packet loss)",
+}
+
 _KINDS = (
     ("kprobe", r"\battach_k(?:ret)?probe\(|\bk(?:ret)?probe__\w+\s*\(|\bsyscall__\w+\s*\("),
     ("fentry", r"\bK(?:RET)?FUNC_PROBE\(|\bk(?:ret)?func__\w+\s*\("),
@@ -457,6 +463,8 @@ def classify(r):
     elif run == "NO_EVENTS":
         body = [l for l in out if l.strip()]
         note = "no events after the header" if body else "printed nothing"
+        if r["label"] in QUIET:
+            note += " (%s)" % QUIET[r["label"]]
         if r["rc"] == 0 and not r["sigint"]:
             note += " (exited by itself)"
     else:
@@ -466,7 +474,8 @@ def classify(r):
     if result in ("PASS", "NO_EVENTS") and r["sigint"] and r["rc"]:
         note += "; exit status %d after Ctrl-C, no traceback" % r["rc"]
     known = KNOWN.get(r["label"])
-    if known and result == "FAIL" and re.search(known[0], reason or ""):
+    r["known"] = bool(known and result == "FAIL" and re.search(known[0], reason or ""))
+    if r["known"]:
         note = "%s (%s)" % (short_reason(reason, 110), known[1])
     if r.get("no_header") and result in ("PASS", "NO_EVENTS"):
         note += "; no header before the workload"
@@ -1007,8 +1016,12 @@ def main(argv=None):
     c = counts(results)
     print("%d runs in %.0f s: %s" % (len(results), time.monotonic() - t0,
                                      ", ".join("%d %s" % (c[k], k) for k in CLASSES)))
+    known = {r["label"] for r in results if r.get("known")}
     for key, labels in fail_groups(results):
-        print("FAIL x%d: %s\n    %s" % (len(labels), key, ", ".join(labels)))
+        print("FAIL x%d: %s\n    %s" % (len(labels), key, ", ".join(
+            l + ("*" if l in known else "") for l in labels)))
+    if known:
+        print("* the tool's own failure (KNOWN), not bcc-core's")
     if a.table:
         update_doc(markdown_table(results, None if names else skipped_notes(), a.cold))
         print("table written to", DOC)
