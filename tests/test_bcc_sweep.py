@@ -126,8 +126,9 @@ def test_fast_handful():
 def test_whole_sweep():
     """Every bpfcc-tools script whose attach points exist here prints its header and
     events or a summary, and exits on Ctrl-C without a traceback; the exceptions are
-    failures of the tool itself (bcc_sweep.KNOWN) and tools whose events the workload
-    cannot cause here (bcc_sweep.QUIET), each listed in the table with why."""
+    failures of the tool itself (bcc_sweep.KNOWN), what bcc-core does not do yet
+    (bcc_sweep.GAPS: USDT) and tools whose events the workload cannot cause here
+    (bcc_sweep.QUIET), each listed in the table with why."""
     _need_tools()
     _need_root()
     results = bcc_sweep.run_sweep(jobs=2)
@@ -137,6 +138,11 @@ def test_whole_sweep():
     assert len(target) > 20, c
     hung = [r for r in results if r.get("hung")]
     assert not hung, _report(hung)
-    bad = [r for r in target if r["result"] != "PASS" and not r.get("known") and not (
-        r["result"] == "NO_EVENTS" and r["label"] in bcc_sweep.QUIET)]
+    bad = [r for r in target if r["result"] != "PASS" and not r.get("known") and
+           not r.get("gap") and not (
+               r["result"] == "NO_EVENTS" and r["label"] in bcc_sweep.QUIET)]
     assert not bad, "%s\n%s" % (c, _report(bad))
+    gaps = [r["label"] for r in results if r.get("gap")]
+    if gaps:
+        print("not in bcc-core yet (bcc_sweep.GAPS, listed in the table): %s"
+              % ", ".join(gaps))
