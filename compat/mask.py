@@ -213,11 +213,13 @@ class Masker:
                     out.append(rep.ljust(len(word)))
                     i = j
                     continue
-                if word in _TYPEOF:
+                kind = "T" if word in _TYPEOF else \
+                    "B" if word == "__builtin_types_compatible_p" else None
+                if kind:
                     k = _skip_ws(text, j)
                     if k < hi and text[k] == "(":
                         e = _match_close(text, k, hi)
-                        self._region(out, "T", text, i, e, (k + 1, e - 1))
+                        self._region(out, kind, text, i, e, (k + 1, e - 1))
                         i = e
                         continue
                 if word in _ASM:
@@ -235,13 +237,6 @@ class Masker:
                             out.append(_blank(text[i:e]))      # asm label
                         else:
                             self._region(out, "A", text, i, e, (k + 1, e - 1))
-                        i = e
-                        continue
-                if word == "__builtin_types_compatible_p":
-                    k = _skip_ws(text, j)
-                    if k < hi and text[k] == "(":
-                        e = _match_close(text, k, hi)
-                        self._region(out, "B", text, i, e, (k + 1, e - 1))
                         i = e
                         continue
                 out.append(word)

@@ -344,20 +344,27 @@ def line_map(text):
 _prelude_path = None
 
 
+def _cached_header(kind, name, text):
+    """The path of a header with this text, written once per content under the cache
+    (cache_dir()/compat/KIND-HASH/NAME)."""
+    from bcc_core.btf import cache_dir, content_key
+    d = os.path.join(cache_dir(), "compat", "%s-%s" % (kind, content_key(text.encode())[:16]))
+    p = os.path.join(d, name)
+    if not os.path.exists(p):
+        os.makedirs(d, exist_ok=True)
+        tmp = p + ".%d" % os.getpid()
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    return p
+
+
 def prelude_dir():
+    """The directory of the parse prelude header (bcc_parse_prelude.h)."""
     global _prelude_path
     if _prelude_path is None:
-        from bcc_core.btf import cache_dir, content_key
-        key = content_key(PRELUDE.encode())[:16]
-        d = os.path.join(cache_dir(), "compat", "prelude-" + key)
-        p = os.path.join(d, "bcc_parse_prelude.h")
-        if not os.path.exists(p):
-            os.makedirs(d, exist_ok=True)
-            tmp = p + ".%d" % os.getpid()
-            with open(tmp, "w") as f:
-                f.write(PRELUDE)
-            os.replace(tmp, p)
-        _prelude_path = d
+        _prelude_path = os.path.dirname(_cached_header("prelude", "bcc_parse_prelude.h",
+                                                       PRELUDE))
     return _prelude_path
 
 
@@ -366,7 +373,6 @@ def kconfig_header():
     (``CONFIG_X 1``, ``CONFIG_X_MODULE 1``, values as written), for ``#ifdef CONFIG_...``
     in programs; written once per config content.  None without a kernel config."""
     from bcc_core import kconfig
-    from bcc_core.btf import cache_dir, content_key
     cfg = kconfig.read_config()
     if not cfg:
         return None
@@ -378,13 +384,4 @@ def kconfig_header():
             lines.append("#define %s_MODULE 1" % k)
         elif v and v != "n":
             lines.append("#define %s %s" % (k, v))
-    text = "\n".join(lines) + "\n"
-    d = os.path.join(cache_dir(), "compat", "kconfig-" + content_key(text.encode())[:16])
-    p = os.path.join(d, "bcc_kconfig.h")
-    if not os.path.exists(p):
-        os.makedirs(d, exist_ok=True)
-        tmp = p + ".%d" % os.getpid()
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, p)
-    return p
+    return _cached_header("kconfig", "bcc_kconfig.h", "\n".join(lines) + "\n")
