@@ -30,7 +30,6 @@ file:line.
 import bisect
 import os
 import re
-import shutil
 import subprocess
 
 from pycparser import c_ast, c_generator, c_parser
@@ -38,6 +37,7 @@ from pycparser import c_ast, c_generator, c_parser
 from bcc_core import btf as _btf
 from bcc_core.errors import BccCoreError
 
+from .build import ToolMissingError, find_clang  # noqa: F401 -- ToolMissingError re-exported
 from .mask import MaskError, Masker
 from .prelude import (C_WORDS, BASE_STUBS, IDENT, strip_system_includes,
     PARSE_LINE_OFFSET, blank_line_markers, linux_version_code, is_user_file,
@@ -59,19 +59,6 @@ class TranslateError(BccCoreError):
         self.msg, self.file, self.line, self.construct = msg, file, line, construct
         where = "%s:%s: " % (file, line) if file and line else ("%s: " % file if file else "")
         super().__init__("%serror: %s" % (where, msg))
-
-
-class ToolMissingError(BccCoreError):
-    pass
-
-
-def find_clang():
-    for name in ("clang-19", "clang"):
-        p = shutil.which(name)
-        if p:
-            return p
-    raise ToolMissingError("clang is required to build BCC-dialect programs (install "
-                           "clang-19, e.g. apt-get install clang-19)")
 
 
 # ----------------------------------------------------------------------------------------
