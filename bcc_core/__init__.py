@@ -15,7 +15,7 @@ _FROM_TABLE = ("Table", "PerfEventArray", "RingBuf", "BPF_MAP_TYPE_QUEUE",
                "BPF_MAP_TYPE_STACK")
 _FROM_UTILS = ("get_online_cpus", "printb", "ArgString", "StrcmpRewrite")
 _FROM_PERF = ("Perf",)
-_SUBMODULES = ("table", "utils", "syscall", "containers", "perf", "bpf", "ctypes_btf",
+_SUBMODULES = ("table", "utils", "syscall", "containers", "perf", "bpf", "ctypes_btf", "usdt",
                "tcp")
 
 __version__ = "0.26.0"      # the BCC Python API version the facade follows

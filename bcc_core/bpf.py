@@ -126,19 +126,12 @@ XDPFlags = _constants("XDPFlags", "the XDP_FLAGS_* of linux/if_link.h", _bit_fla
     "UPDATE_IF_NOEXIST SKB_MODE DRV_MODE HW_MODE REPLACE"))
 
 
-class USDTException(Exception):
-    pass
-
-
-class USDT(object):
-    """BCC's USDT class.  USDT probes need BCC's C rewriter and argument code generation,
-    which bcc-core does not have yet: creating one raises NotSupportedError."""
-
-    def __init__(self, pid=None, path=None):
-        raise NotSupportedError(
-            "USDT probes are not supported by bcc-core yet (USDT(pid=%r, path=%r)); "
-            "use SEC(\"usdt/...\") programs in a compiled object or a uprobe on the "
-            "probe's function instead" % (pid, path))
+def __getattr__(name):
+    # USDT and USDTException live in bcc_core.usdt (imported when a script asks)
+    if name in ("USDT", "USDTException"):
+        from . import usdt
+        return getattr(usdt, name)
+    raise AttributeError(name)
 
 
 class SymbolCache(object):
@@ -351,8 +344,6 @@ class BPF(object):
         self._cleaned = False
         atexit.register(self.cleanup)
 
-        if usdt_contexts:
-            raise NotSupportedError("USDT contexts are not supported by bcc-core yet")
         data = obj
         source = None               # BCC C: (text, file name for messages, its dir)
         if text is not None and data is None:
@@ -363,6 +354,15 @@ class BPF(object):
                     raise TypeError("BPF(text=...) takes str or bytes, not %s"
                                     % type(text).__name__)
                 source = (text, "<text>", None)
+        if usdt_contexts:
+            if source is None:
+                raise NotSupportedError("usdt_contexts= needs BCC C (text= or a .c "
+                                        "src_file=): the argument readers are C")
+            # as BCC: the functions reading the enabled probes' arguments come first
+            usdt_text = "".join(u.get_text() for u in usdt_contexts)
+            t = source[0]
+            source = ((usdt_text.encode() if isinstance(t, (bytes, bytearray)) else
+                       usdt_text) + t,) + source[1:]
         src_file = _assert_is_bytes(src_file)
         path = None
         if src_file and source is None:
@@ -374,6 +374,8 @@ class BPF(object):
                 with open(path, "rb") as f:
                     source = (f.read(), path, os.path.dirname(os.path.abspath(path)))
                 path = None
+        if src_file and source is None and usdt_contexts:
+            raise NotSupportedError("usdt_contexts= needs BCC C (text= or a .c src_file=)")
         if source is not None:
             path = _text_object(*source, cflags=cflags, btf=btf)
         if data is None and path is None:
@@ -385,9 +387,12 @@ class BPF(object):
         for name, prog in self._obj.programs.items():
             if prog.fd >= 0:
                 self.funcs[name.encode()] = BPF.Function(self, name.encode(), prog.fd)
-        if autoattach:
+        if autoattach or usdt_contexts:
             try:
-                self._trace_autoload()
+                if autoattach:
+                    self._trace_autoload()
+                for u in usdt_contexts or ():
+                    u.attach_uprobes(self, attach_usdt_ignore_pid)
             except BaseException:
                 self.cleanup()
                 raise
@@ -1227,6 +1232,18 @@ class BPF(object):
                             % ("uretprobe" if retprobe else "uprobe", e)) from e
         self._add_uprobe_fd(key, lk)
         return self
+
+    def _attach_usdt(self, path, offset, ref_ctr_offset, fn_name, pid):
+        """A USDT probe location: a uprobe at the file offset, its semaphore counted by
+        the kernel (ref_ctr_offset)."""
+        from . import probe as _probe
+        prog = self._prog(fn_name, BPFProgType.KPROBE)
+        key = self._get_uprobe_evname(b"p", path, offset, pid)
+        if key in self.uprobe_fds:
+            return
+        lk = _probe.attach_uprobe(prog, _str(path), offset, pid=pid,
+                                  ref_ctr_off=ref_ctr_offset)
+        self._add_uprobe_fd(key, lk)
 
     def attach_uprobe(self, name=b"", sym=b"", sym_re=b"", addr=None,
                       fn_name=b"", pid=-1, sym_off=0):

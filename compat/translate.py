@@ -883,6 +883,8 @@ class Translator:
                 return self.tp_data_loc(n, name, args)
             if name == "bpf_trace_printk":
                 n.name = _id("bpf_printk", n.name.coord)
+            if name in ("bpf_usdt_readarg", "bpf_usdt_readarg_p"):
+                return self.usdt_readarg(n, name, args)
             if name in ("memcpy", "__builtin_memcpy") and len(args) == 3:
                 return self.kernel_memcpy(n, args)
             if name in PROBE_READ and len(args) == 3:
@@ -975,6 +977,32 @@ class Translator:
             except TranslateError:
                 return None
         return None
+
+    def usdt_readarg(self, n, name, args):
+        """bpf_usdt_readarg(N, ctx, &x) -> _bpf_readarg_FN_N(ctx, &x, sizeof(x)), the
+        reader bcc_core.usdt generated for the probe enabled on this function (BCC's
+        rewrite); bpf_usdt_readarg_p(N, ctx, buf, len) reads the user memory the
+        argument points to."""
+        want = 3 if name == "bpf_usdt_readarg" else 4
+        idx = self.const_int(args[0]) if args else None
+        if len(args) != want or idx is None:
+            self.err("%s(N, ctx, %s) takes a constant argument number" % (
+                name, "&dst" if want == 3 else "buf, len"), n, name)
+        fn = "_bpf_readarg_%s_%d" % (self.cur_func, idx)
+        if self.lookup(fn) is None and fn not in self.funcs:
+            self.err("%s(%d, ...) in %s: no USDT probe with an argument %d is enabled on "
+                     "this function (USDT.enable_probe(probe, fn_name=\"%s\") and "
+                     "BPF(..., usdt_contexts=[usdt]))" % (name, idx, self.cur_func, idx,
+                                                          self.cur_func), n, name)
+        rs = [self.expr(a).node for a in args[1:]]
+        em = self.em
+        if want == 3:
+            size = c_ast.UnaryOp("sizeof", c_ast.UnaryOp("*", rs[1]))
+            return R(_call(fn, [rs[0], rs[1], size], n.coord), Prim("int", 4))
+        text = ("({ u64 __bcc_p = 0; %s(%s, &__bcc_p, sizeof(__bcc_p)); "
+                "bpf_probe_read_user(%s, %s, (void *)__bcc_p); })"
+                % (fn, em.render(rs[0]), em.render(rs[1]), em.render(rs[2])))
+        return R(_id(text, n.coord), Prim("long", 8))
 
     def kernel_memcpy(self, n, args):
         """memcpy(dst, src, size) from kernel memory is a probe read (as BCC rewrites
@@ -1317,6 +1345,7 @@ class Translator:
     def funcdef(self, f, item):
         decl = f.decl
         name = decl.name
+        self.cur_func = name
         fdecl = decl.type
         if not isinstance(fdecl, c_ast.FuncDecl):
             self.err("cannot parse the definition of '%s' as a function" % name, f)
@@ -1404,6 +1433,8 @@ class Translator:
             if p.name in ctx_names and not (kernel_params and isinstance(t, Ptr) and
                                             isinstance(t.to, Rec) and t.to.kernel):
                 prov = "direct"
+            elif isinstance(t, Ptr) and isinstance(t.to, Rec) and t.to.name == "pt_regs":
+                prov = "direct"         # a probe's context passed on (BCC's rule)
             elif kernel_params and isinstance(t, Ptr) and p.name not in ctx_names:
                 prov = "kernel"         # a kprobe's arguments point into the kernel
             else:

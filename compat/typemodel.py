@@ -278,8 +278,6 @@ EXTRA_FUNCS = {
 }
 
 UNSUPPORTED_CALLS = {
-    "bpf_usdt_readarg": "USDT arguments (bpf_usdt_readarg) are not supported",
-    "bpf_usdt_readarg_p": "USDT arguments (bpf_usdt_readarg_p) are not supported",
     "bpf_lookup_or_init": None,
 }
 
