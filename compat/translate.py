@@ -283,7 +283,9 @@ class Translator:
                     hint = self._unknown_type_hint(shallow, i, m.group(4))
                     if hint:
                         raise TranslateError(hint, f, l) from None
-                    raise TranslateError("syntax error: %s" % m.group(4), f, l) from None
+                    what = re.sub(r"^before: (.*)$", r"before '\1'", m.group(4))
+                    raise TranslateError("syntax error %s" % what if what.startswith(
+                        "before") else "syntax error: %s" % what, f, l) from None
                 raise TranslateError("syntax error: %s" % e, self.filename) from None
         self.stubs = stubs
         return ast
@@ -300,7 +302,8 @@ class Translator:
         if not m or not 0 <= i < len(lines):
             return None
         mm = re.search(r"\b(\w+)\s+\**\s*%s\b" % re.escape(m.group(1)), lines[i])
-        if mm and mm.group(1) not in C_WORDS:
+        if mm and mm.group(1) not in C_WORDS and not mm.group(1)[0].isdigit() and \
+                m.group(1) not in C_WORDS:
             return ("unknown type name '%s' (not a typedef in the kernel's BTF nor "
                     "in the program)" % mm.group(1))
         return None
