@@ -251,7 +251,7 @@ NA_WHY = {
     "kprobe": "kprobes (CONFIG_KPROBES off)",
     "fentry": "BPF trampolines (fentry/fexit/lsm)",
     "lsm": "BPF trampolines (lsm)",
-    "usdt": "USDT in a process that is not running here (and bcc-core has no USDT)",
+    "usdt": "USDT in a process that is not running here",
     "tracepoint": "tracepoints this kernel does not have",
     "hwpmu": "hardware PMU events (none in this VM)",
     "kallsyms_all": "kernel data symbols in /proc/kallsyms (CONFIG_KALLSYMS_ALL is off)",
@@ -458,7 +458,7 @@ def classify(r):
     if run == "NA_HOST" and r["static_ok"] is True and r["lacks"] in _ATTACH_KINDS:
         # the script has a path that works here, but took the one that does not
         result = "FAIL"
-        note = ("the USDT probes exist here, bcc-core has no USDT: " if r["lacks"] == "usdt"
+        note = ("the USDT probes exist here but were not used: " if r["lacks"] == "usdt"
                 else "takes its %s path here: " % r["lacks"]) + short_reason(reason)
     elif run == "FAIL" and r["static_ok"] is False:
         result, r["lacks"] = "NA_HOST", r["static_lacks"]
