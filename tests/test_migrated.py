@@ -72,8 +72,28 @@ class Tool:
                     continue
                 self.out += line
 
+    # the system calls a tool waits in once it is ready for Ctrl-C (its sleep(), its
+    # perf buffer poll): clock_nanosleep, epoll_wait, epoll_pwait, poll, select, pselect6
+    _WAITING = {230, 232, 281, 7, 23, 270}
+
+    def wait_ready(self, timeout=15):
+        """Wait until the tool blocks in its wait loop, as a user sees it sit there:
+        between its header and that loop, Ctrl-C would interrupt code (BCC's own
+        scripts as well) that does not handle it yet."""
+        deadline = time.time() + timeout
+        while time.time() < deadline and self.p.poll() is None:
+            try:
+                with open("/proc/%d/syscall" % self.p.pid) as f:
+                    nr = f.read().split()[0]
+            except (OSError, IndexError):
+                nr = ""
+            if nr.isdigit() and int(nr) in self._WAITING:
+                return
+            time.sleep(0.02)
+
     def finish(self, timeout=15, interrupt=False):
         if interrupt:
+            self.wait_ready()
             self.p.send_signal(signal.SIGINT)
         try:
             rest, _ = self.p.communicate(timeout=timeout)
