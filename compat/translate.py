@@ -1445,6 +1445,10 @@ class Translator:
             self.declare(p.name, Sym(t, prov))
         if macro in ("BPF_KPROBE", "BPF_KSYSCALL") and params[0].name != "ctx":
             self.declare("ctx", Sym(first_t, "direct"))
+        elif macro == "BPF_PROG":
+            # KFUNC_PROBE/KRETFUNC_PROBE/LSM_PROBE bodies use ctx (BPF_PROG's u64 *ctx),
+            # as in BCC (opensnoop passes it to perf_submit)
+            self.declare("ctx", Sym(Ptr(Prim("unsigned long long", 8)), "direct"))
         f.body = self.stmt(f.body)
         self.pop()
         em = self.em

@@ -170,3 +170,12 @@ def test_void_probes_and_sixth_kprobe_argument(tmp_path):
     assert "int BPF_KPROBE(kprobe__oom_kill_process, void *oc, const char *m)" in out
     assert "        return 0;\n" in out and "return 0; }" in out
     cbuild.compile_c(out, str(tmp_path / "void.bpf.o"))
+
+
+def test_kfunc_bodies_see_ctx():
+    """KFUNC_PROBE/KRETFUNC_PROBE bodies use BPF_PROG's ctx, as BCC's opensnoop does."""
+    out = tr.translate("BPF_PERF_OUTPUT(events);\nKRETFUNC_PROBE(do_sys_openat2, int dfd, "
+                       "const char *filename, void *how, long ret)\n{\n    u32 x = ret;\n"
+                       "    events.perf_submit(ctx, &x, sizeof(x));\n    return 0;\n}\n",
+                       filename="kf.c")
+    assert "bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &x, sizeof(x));" in out
