@@ -26,7 +26,7 @@ attached.
 
 ``event(data)`` on perf/ring buffer tables decodes records as a C struct of the object's
 BTF, into a record whose fields read as BCC's ctypes fields do (see
-:mod:`bcc_core.struct_view`; a ctypes type given to ``event_types`` or
+:mod:`bcc_core.events.struct_view`; a ctypes type given to ``event_types`` or
 ``set_event_type`` is used as it is).  BCC learns that struct from the C source; a
 compiled object only has it in BTF when
 something references it, e.g. ``struct event *unused_event __attribute__((unused));``.
@@ -43,9 +43,9 @@ import os
 import select
 import sys
 
-from . import features as _features
-from . import link as _link
-from . import map as _map
+from .load import features as _features
+from .attach import link as _link
+from .load import map as _map
 from .errors import AttachError, BccCoreError, NotSupportedError
 from .table import PerfEventArray, Table, ct     # ct: ctypes, imported when first used
 from .utils import ArgString, _assert_is_bytes, _str, get_online_cpus
@@ -399,8 +399,8 @@ class BPF(object):
 
     # -- loading -----------------------------------------------------------------------
     def _load(self, path, data, rodata, btf, kconfig, autoload=None, reuse_maps=None):
-        from .loader import Object
-        from .sec import EXT, LSM, TRACING
+        from .load.loader import Object
+        from .obj.sec import EXT, LSM, TRACING
         kw = dict(path=path, data=data, rodata=rodata, btf=btf, kconfig=kconfig,
                   reuse_maps=reuse_maps)
         try:
@@ -410,7 +410,7 @@ class BPF(object):
             first = e
         # the kernel cannot load some programs (no trampolines...): load the rest and
         # raise the reason when those programs are attached
-        from .spec import load_spec
+        from .obj.cache import load_spec
         spec = load_spec(path, data)
         skip = {p.name: False for p in spec.programs
                 if p.sec_def is not None and p.sec_def.prog_type in (TRACING, LSM, EXT)}
@@ -497,7 +497,7 @@ class BPF(object):
 
     # -- tables ------------------------------------------------------------------------
     def _btf_ctype(self, m, tid, size):
-        from .ctypes_btf import ctype_for, sized_int
+        from .btf.ctypes_btf import ctype_for, sized_int
         b = self._obj.btf
         if tid and b is not None:
             try:
@@ -568,7 +568,7 @@ class BPF(object):
     def _event_class_for(self, table, name=None):
         """The record class of a perf/ring buffer table's records (see module doc)."""
         from . import btf as _btf
-        from .struct_view import record_for
+        from .events.struct_view import record_for
         mname = table._name
         want = name if name is not None else self._event_types.get(mname)
         if want is not None and not isinstance(want, (str, bytes)):
@@ -699,7 +699,7 @@ class BPF(object):
         cannot be probed (perf internals, syscall trampolines, .cold parts...).  Empty
         on a kernel without kprobes: no function can be probed there (so tools that
         fall back to a tracepoint when a function is not found, as tcpdrop does, do)."""
-        from . import features
+        from .load import features
         if not features.kprobes()[0]:
             return set()
         try:
@@ -770,7 +770,7 @@ class BPF(object):
     def get_syscall_prefix(self=None):
         """The prefix of this kernel's syscall functions (b"__x64_sys_"...): the first of
         syscall_names.PREFIXES under which kallsyms has the bpf syscall, else b"sys_"."""
-        from .syscall_names import syscall_prefix
+        from .attach.syscall_names import syscall_prefix
         return syscall_prefix().encode()
 
     def get_syscall_fnname(self, name):
@@ -780,7 +780,7 @@ class BPF(object):
     def fix_syscall_fnname(self, name):
         """Give a syscall function name written with any known prefix this kernel's."""
         name = _assert_is_bytes(name)
-        from .syscall_names import PREFIXES
+        from .attach.syscall_names import PREFIXES
         old = next((p.encode() for p in PREFIXES if name.startswith(p.encode())), None)
         return name if old is None else self.get_syscall_fnname(name[len(old):])
 
@@ -842,7 +842,7 @@ class BPF(object):
         self._check_probe_quota(1)
         fn = self.load_func(fn_name, BPF.KPROBE)
         try:
-            from . import probe as _probe
+            from .attach import probe as _probe
             lk = _probe.attach_kprobe(prog, _str(event), event_off, retprobe=retprobe)
         except (AttachError, OSError) as e:
             raise self._not_traceable(kind, fn_name, event, e) from e
@@ -1102,7 +1102,7 @@ class BPF(object):
     def _attach_perf_event(self, prog, ev_type, ev_config, sample_period, sample_freq,
                            pid, cpu, group_fd):
         from . import _sys
-        from .link import PERF_FLAG_FD_CLOEXEC
+        from ._sys import PERF_FLAG_FD_CLOEXEC
         a = _sys.new_perf_attr()
         a.type = ev_type
         a.config = ev_config
@@ -1138,7 +1138,7 @@ class BPF(object):
 
     def attach_perf_event_raw(self, attr=-1, fn_name=b"", pid=-1, cpu=-1, group_fd=-1):
         from . import _sys
-        from .link import PERF_FLAG_FD_CLOEXEC
+        from ._sys import PERF_FLAG_FD_CLOEXEC
         fn_name = _assert_is_bytes(fn_name)
         prog = self._prog(fn_name, BPFProgType.PERF_EVENT)
         self.load_func(fn_name, BPF.PERF_EVENT)
@@ -1225,7 +1225,7 @@ class BPF(object):
         self.load_func(fn_name, BPF.KPROBE)
         key = self._get_uprobe_evname(b"r" if retprobe else b"p", path, addr, pid)
         try:
-            from . import probe as _probe
+            from .attach import probe as _probe
             lk = _probe.attach_uprobe(prog, _str(path), addr, retprobe=retprobe, pid=pid)
         except (AttachError, OSError) as e:
             raise Exception("Failed to attach BPF to %s: %s"
@@ -1236,7 +1236,7 @@ class BPF(object):
     def _attach_usdt(self, path, offset, ref_ctr_offset, fn_name, pid):
         """A USDT probe location: a uprobe at the file offset, its semaphore counted by
         the kernel (ref_ctr_offset)."""
-        from . import probe as _probe
+        from .attach import probe as _probe
         prog = self._prog(fn_name, BPFProgType.KPROBE)
         key = self._get_uprobe_evname(b"p", path, offset, pid)
         if key in self.uprobe_fds:
@@ -1545,7 +1545,7 @@ class BPF(object):
         self.perf_buffer_poll(timeout)
 
     def _open_ring_buffer(self, map, fn, ctx=None):
-        from .ringbuf import RingBuffer
+        from .events.ringbuf import RingBuffer
         if not self._ringbuf_manager:
             self._ringbuf_manager = RingBuffer(addresses=True)
         try:

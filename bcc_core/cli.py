@@ -8,10 +8,10 @@ from .errors import BccCoreError
 
 
 def cmd_info(args):
-    from . import elf
-    from .map import TYPE_NAMES
-    from .sec import PROG_TYPE_NAMES
-    spec = elf.load_spec(args.obj)
+    from .load.map import TYPE_NAMES
+    from .obj.cache import load_spec
+    from .obj.sec import PROG_TYPE_NAMES
+    spec = load_spec(args.obj)
     print("object %s  license %s" % (spec.path, spec.license))
     for p in spec.programs:
         print("  program %-24s SEC(\"%s\")  %s  %d insns" % (
@@ -28,7 +28,7 @@ def cmd_info(args):
 
 
 def cmd_load(args):
-    from .loader import Object
+    from .load.loader import Object
     with Object(args.obj, btf=args.btf) as o:
         for p in o.programs.values():
             print("loaded %s fd %d (%d insns)" % (p.name, p.fd, len(p.insns or b"") // 8))
@@ -36,7 +36,7 @@ def cmd_load(args):
 
 
 def cmd_check(args):
-    from . import check
+    from .core import check
     return check.main(args.obj, args.btf, args.json)
 
 

@@ -6,7 +6,7 @@ from ELF .symtab/.dynsym (pyelftools), shared library lookup like BCC's ``find_l
 use: a tool that resolves no symbol never loads it."""
 import os
 
-from .utils import _assert_is_bytes, _str
+from ._strings import _assert_is_bytes, _str
 
 
 # -- kernel symbols ----------------------------------------------------------------------

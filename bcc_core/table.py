@@ -1,12 +1,12 @@
 # The table classes follow BCC 0.26's bcc/table.py API.  The histogram printers
 # (print_log2_hist, print_linear_hist, print_json_hist and their module-level helpers) are
 # written here to print exactly what BCC's print; tests/test_hist.py checks that.
-"""BCC's table classes on top of :class:`bcc_core.map.Map`.
+"""BCC's table classes on top of :class:`bcc_core.load.map.Map`.
 
 Keys and values are ctypes objects (``table.Key``/``table.Leaf``), generated from the
-object's BTF (see :mod:`bcc_core.ctypes_btf`) unless given to ``BPF.get_table``.  Perf
+object's BTF (see :mod:`bcc_core.btf.ctypes_btf`) unless given to ``BPF.get_table``.  Perf
 and ring buffer tables need no ctypes: their records are decoded by
-:mod:`bcc_core.struct_view`, and ctypes is imported the first time something uses it.
+:mod:`bcc_core.events.struct_view`, and ctypes is imported the first time something uses it.
 """
 import errno
 import math
@@ -22,7 +22,7 @@ except ImportError:     # not CPython
     from collections.abc import MutableMapping
     from functools import partial, reduce
 
-from . import map as _map
+from .load import map as _map
 from .errors import BccCoreError
 from .utils import get_online_cpus
 
@@ -187,7 +187,8 @@ def get_table_type_name(ttype):
 def Table(bpf, map, keytype, leaftype, name, **kwargs):
     """Table(bpf, map, keytype, leaftype, name, **kwargs)
 
-    Create a python object for a map (a :class:`bcc_core.map.Map`) of the right class."""
+    Create a python object for a map (a :class:`bcc_core.load.map.Map`) of the right
+    class."""
     ttype = map.type
     cls = _CLASSES.get(map_type_name.get(ttype))
     if cls is None:
@@ -677,7 +678,7 @@ class _EventDecoder(object):
 
     def set_event_type(self, cls):
         """Decode event(data) as ``cls``: a struct name in the BTF (a
-        :mod:`bcc_core.struct_view` record) or a ctypes type (a ctypes structure at the
+        :mod:`bcc_core.events.struct_view` record) or a ctypes type (a ctypes structure at the
         record's address, as BCC's event() returns)."""
         if isinstance(cls, (str, bytes)):
             cls = self.bpf._event_class_for(self, cls)
@@ -742,7 +743,7 @@ class PerfEventArray(_EventDecoder, TableBase):
         """
         if page_cnt & (page_cnt - 1):
             raise Exception("Perf buffer page_cnt must be a power of two")
-        from .perf_buffer import PerfBuffer
+        from .events.perf_buffer import PerfBuffer
         # the callback gets the record's address in the ring (valid during the call, as
         # in BCC); a callback's EPIPE is turned into SystemExit by perf_buffer_poll
         raw_cb_ = callback
@@ -763,7 +764,7 @@ class PerfEventArray(_EventDecoder, TableBase):
 
     def _open_perf_event(self, cpu, typ, config):
         from . import _sys
-        from .link import PERF_EVENT_IOC_ENABLE, PERF_FLAG_FD_CLOEXEC
+        from ._sys import PERF_EVENT_IOC_ENABLE, PERF_FLAG_FD_CLOEXEC
         import fcntl
         a = _sys.new_perf_attr()
         a.type = typ

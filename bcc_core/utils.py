@@ -6,6 +6,10 @@
 import os
 import sys
 
+# BCC's bytes/str conventions (shared with bcc_core.symbols, which this module re-exports)
+from ._strings import (FILESYSTEMENCODING, ArgString, _assert_is_bytes,  # noqa: F401
+                       _str, _strict_bytes)
+
 
 def _cpu_list(path):
     """CPU numbers listed in a sysfs cpu list file such as "0-3,8,10-11"."""
@@ -58,9 +62,6 @@ def detect_language(candidates, pid):
     return lang if lang in candidates else None
 
 
-FILESYSTEMENCODING = sys.getfilesystemencoding()
-
-
 def printb(s, file=sys.stdout, nl=1):
     """printb(s)
 
@@ -71,23 +72,6 @@ def printb(s, file=sys.stdout, nl=1):
     file.flush()
 
 
-class ArgString(object):
-    """ArgString(arg)
-
-    Wraps a command-line string so that ``bytes(x)`` gives it in the file system's
-    encoding: command-line filters are then compared with kernel or probe data as
-    bytes, without decoding that data."""
-
-    def __init__(self, arg):
-        self.s = arg
-
-    def __bytes__(self):
-        return self.s.encode(FILESYSTEMENCODING)
-
-    def __str__(self):
-        return self.s
-
-
 def warn_with_traceback(message, category, filename, lineno, file=None, line=None):
     """A ``warnings.showwarning`` replacement that prints the caller's stack first."""
     import traceback
@@ -95,27 +79,6 @@ def warn_with_traceback(message, category, filename, lineno, file=None, line=Non
     text = "".join(traceback.format_stack(sys._getframe(2)))
     text += warnings.formatwarning(message, category, filename, lineno, line)
     (file if hasattr(file, "write") else sys.stderr).write(text)
-
-
-_strict_bytes = False
-
-
-def _assert_is_bytes(arg):
-    """None and bytes pass unchanged; a str becomes bytes in the file system encoding
-    (or, with ``_strict_bytes`` set, anything but bytes fails an assertion)."""
-    if arg is None or type(arg) is bytes:
-        return arg
-    assert not _strict_bytes, "not a bytes object: %r" % arg
-    return bytes(ArgString(arg))
-
-
-def _str(arg):
-    """bytes or str -> str (the facade works on str internally)."""
-    if isinstance(arg, bytes):
-        return arg.decode(FILESYSTEMENCODING, "surrogateescape")
-    if isinstance(arg, ArgString):
-        return str(arg)
-    return arg
 
 
 _STREQ_TEMPLATE = """

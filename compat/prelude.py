@@ -372,7 +372,7 @@ def kconfig_header():
     """A header defining the running kernel's CONFIG_* options as its autoconf.h does
     (``CONFIG_X 1``, ``CONFIG_X_MODULE 1``, values as written), for ``#ifdef CONFIG_...``
     in programs; written once per config content.  None without a kernel config."""
-    from bcc_core import kconfig
+    from bcc_core.load import kconfig
     cfg = kconfig.read_config()
     if not cfg:
         return None

@@ -1514,7 +1514,7 @@ class Translator:
     def read_format(self, cat, ev):
         tf = self.tracefs
         if tf is None:
-            from bcc_core import features
+            from bcc_core.load import features
             tf = features.tracefs(mount=True)
         if not tf:
             return None

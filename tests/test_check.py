@@ -141,8 +141,8 @@ def test_no_privilege_no_bpf_light(core_task, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "27 relocations, 2 poisoned" in r.stdout
     code = ("import sys; from bcc_core.cli import main; rc = main(['check', %r, '--json']); "
-            "bad = [m for m in sys.modules if m in ('bcc_core.loader', 'bcc_core._sys', "
-            "'bcc_core.prog', 'bcc_core.map', 'cffi', '_cffi_backend')]; "
+            "bad = [m for m in sys.modules if m in ('bcc_core.load.loader', 'bcc_core._sys', "
+            "'bcc_core.load.prog', 'bcc_core.load.map', 'cffi', '_cffi_backend')]; "
             "print('MODS', bad, file=sys.stderr); sys.exit(rc)" % core_task)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr

@@ -49,7 +49,7 @@ def test_warm_load_imports_no_pickle_parser_or_engine(tmp_path):
     code = ("import sys; before = set(sys.modules); from bcc_core.loader import Object; "
             "Object(%r).close(); "
             "print(sorted(m for m in ('_pickle', 'pickle', 'functools', 'collections', "
-            "'elftools', 'bcc_core.elf', 'bcc_core.relo', 'bcc_core.symbols') "
+            "'elftools', 'bcc_core.obj.elf', 'bcc_core.core.relo', 'bcc_core.symbols') "
             "if m in sys.modules and m not in before))" % OBJ)
     env = dict(os.environ, BCC_CORE_CACHE=str(tmp_path), PYTHONPATH=ROOT)
     subprocess.run([sys.executable, "-c", code], check=True, env=env,

@@ -131,7 +131,7 @@ def test_opensnoop_reports_workload(files):
     ev = _events(t.lines, files)
     assert [l.split()[-1] for l in ev] == [os.path.join(files, n) for n in names]
     mods = _imported(t.err)
-    assert "bcc_core.struct_view" in mods and "ctypes" not in mods
+    assert "bcc_core.events.struct_view" in mods and "ctypes" not in mods
     for l, n in zip(ev, names):
         pid, comm, fd, err, path = l.split()
         assert int(pid) == wl.pid
@@ -245,7 +245,7 @@ def test_runqslower_reports_contention():
     mine = [e for e in ev if int(e[2]) in pids]
     assert mine, t.lines[-20:]
     mods = _imported(t.err)
-    assert "bcc_core.struct_view" in mods and "ctypes" not in mods
+    assert "bcc_core.events.struct_view" in mods and "ctypes" not in mods
     for e in mine:
         assert re.match(r"^\d\d:\d\d:\d\d$", e[0])
         assert e[1].startswith("python")

@@ -1,6 +1,8 @@
-"""The kernel interface: bpf(), perf_event_open() and friends.  Nothing else in bcc-core
-issues system calls for BPF objects.  Uses the out-of-line ABI-mode cffi module ``_ffi``
-(no compiler at install time, no pycparser at import time)."""
+"""Layer 1, the kernel interface: bpf(), perf_event_open() and friends, the attr
+layouts, the ABI constants, errno -> typed exceptions.  Nothing else in bcc-core issues
+system calls for BPF objects.  Uses the out-of-line ABI-mode cffi module ``_ffi`` (no
+compiler at install time, no pycparser at import time; regenerate it with
+``python -m bcc_core._sys.ffibuild``)."""
 import os
 
 from ..errors import syscall_error
@@ -10,6 +12,15 @@ lib = ffi.dlopen(None)
 
 NR_BPF = 321            # x86_64
 NR_PERF_EVENT_OPEN = 298
+
+# perf_event ABI (include/uapi/linux/perf_event.h)
+PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT = 0, 1, 2
+PERF_FLAG_FD_CLOEXEC = 8
+PERF_EVENT_IOC_ENABLE = 0x2400
+PERF_EVENT_IOC_DISABLE = 0x2401
+PERF_EVENT_IOC_SET_BPF = 0x40042408
+ATTR_FLAG_DISABLED = 1
+BPF_PERF_EVENT = 41       # enum bpf_attach_type
 
 CMD_NAMES = [
     "BPF_MAP_CREATE", "BPF_MAP_LOOKUP_ELEM", "BPF_MAP_UPDATE_ELEM", "BPF_MAP_DELETE_ELEM",

@@ -2,8 +2,8 @@
 import errno
 import os
 
-from . import _sys
-from ._sys import ffi
+from .. import _sys
+from .._sys import ffi
 
 TRACEFS = "/sys/kernel/tracing"
 DEBUGFS_TRACING = "/sys/kernel/debug/tracing"
@@ -47,8 +47,8 @@ def _try_load(prog_type, attach_type=0, attach_btf_id=0):
 @_once
 def trampolines():
     """(ok, reason): can fentry/fexit/tp_btf/lsm programs load here?"""
-    from . import btf as _btf
-    from .sec import TRACING, A
+    from .. import btf as _btf
+    from ..obj.sec import TRACING, A
     try:
         kb = _btf.kernel_btf()
     except Exception as e:

@@ -2,9 +2,9 @@
 import errno
 import os
 
-from . import _sys
-from ._sys import ffi
-from .errors import LoadError, syscall_error
+from .. import _sys
+from .._sys import ffi
+from ..errors import LoadError, syscall_error
 
 # map types (enum bpf_map_type)
 (UNSPEC, HASH, ARRAY, PROG_ARRAY, PERF_EVENT_ARRAY, PERCPU_HASH, PERCPU_ARRAY, STACK_TRACE,

@@ -24,8 +24,8 @@ of a small tool's start-up.  A program that needs ctypes objects (``ct.sizeof(ev
 import struct as _struct
 from _operator import itemgetter as _itemgetter     # built in (operator.py is a file)
 
-from . import _sys
-from . import btf as _btf
+from .. import _sys
+from .. import btf as _btf
 
 _cast, _unpack, _charp = _sys.ffi.cast, _sys.ffi.unpack, _sys.ffi.typeof("char *")
 

@@ -4,10 +4,10 @@ import mmap
 import os
 import struct
 
-from . import _sys
+from .. import _sys
 from ._reader import EpollReader
-from .errors import BccCoreError
-from .link import PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_FLAG_FD_CLOEXEC
+from ..errors import BccCoreError
+from .._sys import PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_FLAG_FD_CLOEXEC
 
 PERF_TYPE_SOFTWARE = 1
 PERF_COUNT_SW_BPF_OUTPUT = 10
@@ -116,7 +116,7 @@ class PerfBuffer(EpollReader):
 
     def read_batch(self, max_records=None):
         """All pending samples as a list of (cpu, bytes), bypassing the callback."""
-        from . import _sys
+        from .. import _sys
         out = []
         saved = self.callback
         if self.addresses:
@@ -136,7 +136,7 @@ class PerfBuffer(EpollReader):
         buffer first when the callback takes addresses."""
         if not self.addresses:
             return self.callback(cpu, data)
-        from . import _sys
+        from .. import _sys
         ffi = _sys.ffi
         n = len(data)
         if self._scratch is None or ffi.sizeof(self._scratch) < n:

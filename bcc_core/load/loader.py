@@ -4,15 +4,16 @@ instruction relocations, link subprograms and load programs.  The result, an
 import os
 import struct
 
-from . import _sys
-from . import btf as _btf
-from . import spec as _spec
+from .. import btf as _btf
+from .. import _sys
+from ..errors import (BccCoreError, BTFError, ConfigError, ELFError, ExternError, LoadError,
+                      NotSupportedError, RelocationError, syscall_error)
+from ..obj import cache as _cache
+from ..obj import record as _record
+from ..obj import spec as _spec
+from ..obj.sec import ATTACH_BTF, TRACING, LSM, EXT, A as _A
 from . import map as _map
 from . import prog as _prog
-from . import record as _record
-from .errors import (BccCoreError, BTFError, ConfigError, ELFError, ExternError, LoadError,
-                     NotSupportedError, RelocationError, syscall_error)
-from .sec import ATTACH_BTF, TRACING, LSM, EXT, A as _A
 
 BPF_LD_IMM64 = 0x18
 BPF_CALL = 0x85
@@ -51,7 +52,7 @@ def _calls_and_loads(insns, start, cnt):
 
 def load_btf(blob, what):
     """BPF_BTF_LOAD; returns the fd.  Raises BTFError with the kernel's log on rejection."""
-    from ._sys import ffi
+    from .._sys import ffi
     buf = ffi.from_buffer(blob)
     a = _sys.new_attr()
     b = a.btf_load
@@ -131,7 +132,7 @@ class Object:
 
     def __init__(self, path=None, data=None, rodata=None, btf=None, kconfig=None,
                  autoload=None, load=True, spec=None, reuse_maps=None):
-        self.spec = spec or _spec.load_spec(path, data)
+        self.spec = spec or _cache.load_spec(path, data)
         self.path = path or self.spec.path
         self.name = self.spec.name
         self.rodata_config = dict(rodata or {})
@@ -335,7 +336,7 @@ class Object:
         the type its attach call implies; a program whose section names no target
         (SEC("kprobe")) may be attached as a tracepoint, raw tracepoint, perf event
         or socket filter that way.  Returns the program."""
-        from .sec import sec_def_for_type
+        from ..obj.sec import sec_def_for_type
         prog = self.program(name)
         if prog.prog_type == prog_type:
             return prog
@@ -453,7 +454,7 @@ class Object:
         ext = spec.btf_ext
         if ext is not None and any(ext.core_relos.values()):
             decisions = self._core_decisions(out)
-            from .relo_insn import patch
+            from ..core.relo_insn import patch
             for d in decisions:
                 buf = out[d.section]
                 cls = buf[8 * d.insn_idx] & 7 if 8 * d.insn_idx < len(buf) else None
@@ -486,7 +487,7 @@ class Object:
                     return _record.loads(f.read())
             except Exception:
                 pass
-        from . import relo as _relo
+        from ..core import relo as _relo
         ext = self.spec.btf_ext
         recs = [(sec, r) for sec, rs in ext.core_relos.items() if sec in sections for r in rs]
         decisions = _relo.compute(self.btf, recs, self._target_btf())
@@ -767,7 +768,10 @@ class Object:
 
 
 _kfind_cache = {}
-_RELO_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "relo.py")
+# the CO-RE engine's sources shape the cached decisions (named, not imported: a warm start
+# does not load them)
+_RELO_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "core",
+                        "relo.py")
 _RELO_INSN_PY = os.path.join(os.path.dirname(_RELO_PY), "relo_insn.py")
 
 

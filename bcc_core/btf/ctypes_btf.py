@@ -12,7 +12,7 @@ natural ctypes layout would not match the BTF offsets.
 """
 import ctypes as ct
 
-from . import btf as _btf
+from .. import btf as _btf
 
 _INTS = {
     (1, False): ct.c_ubyte, (1, True): ct.c_byte,

@@ -1,11 +1,11 @@
 """The results of CO-RE relocation and their application to instructions.
 
-:class:`Decision` is what :mod:`bcc_core.relo` computes for one relocation record;
+:class:`Decision` is what :mod:`bcc_core.core.relo` computes for one relocation record;
 :func:`patch` writes it into a section's instruction bytes, as libbpf's
 ``bpf_core_patch_insn`` does.  A warm start revives cached decisions and patches them in
 without importing the engine itself.
 """
-from .errors import RelocationError
+from ..errors import RelocationError
 
 KIND_NAMES = {0: "byte_off", 1: "byte_sz", 2: "field_exists", 3: "signed", 4: "lshift_u64",
               5: "rshift_u64", 6: "local_type_id", 7: "target_type_id", 8: "type_exists",

@@ -4,8 +4,8 @@ import os
 import re
 import struct
 
-from . import btf as _btf
-from .errors import ExternError
+from .. import btf as _btf
+from ..errors import ExternError
 
 _config = None
 

@@ -1,4 +1,7 @@
-"""BTF: decode the type format, index it by name lazily, and patch it for loading.
+"""Layer 2, BTF: decode the type format, index it by name lazily, and patch it for
+loading; the kernel's BTF (:func:`kernel_btf`), BTF files and kernel images
+(:func:`load_file`).  BTF -> ctypes is :mod:`bcc_core.btf.ctypes_btf`.  Nothing here
+issues system calls.
 
 A :class:`BTF` keeps the raw bytes and an offset table; a :class:`Type` is decoded only when
 asked for (kernel BTF has ~130k types; building Python objects for all of them is too slow
@@ -9,7 +12,7 @@ keyed by the BTF's content hash.
 import os
 import struct
 
-from .errors import BTFError
+from ..errors import BTFError, ELFError
 
 MAGIC = 0xEB9F
 
@@ -513,6 +516,18 @@ def file_key(path):
     return k
 
 
+def read_section(data, name, where="ELF"):
+    """Contents of one named section of an ELF image (used for kernel images' .BTF)."""
+    from elftools.common.exceptions import ELFError as _PyELFError
+    from elftools.elf.elffile import ELFFile
+    import io
+    try:
+        sec = ELFFile(io.BytesIO(data)).get_section_by_name(name)
+        return None if sec is None else sec.data()
+    except (_PyELFError, struct.error, ValueError, KeyError) as e:
+        raise ELFError("cannot read ELF: %s" % e, where) from None
+
+
 def load_file(path, base=None, cache=True):
     """BTF from a raw BTF file (e.g. /sys/kernel/btf/vmlinux) or an ELF with .BTF
     (a kernel image vmlinux, a .o).  The name index of large files is cached on disk."""
@@ -522,7 +537,6 @@ def load_file(path, base=None, cache=True):
     except OSError as e:
         raise BTFError("cannot read BTF: %s" % e.strerror, path) from None
     if data[:4] == b"\x7fELF":
-        from .elf import read_section
         data = read_section(data, ".BTF", path)
         if data is None:
             raise BTFError("ELF file has no .BTF section", path)
@@ -560,7 +574,7 @@ def kernel_btf(path=None):
     b = _kernel.get(path)
     if b is None:
         if path == VMLINUX and not os.path.exists(path):
-            from .errors import NotSupportedError
+            from ..errors import NotSupportedError
             raise NotSupportedError("this kernel exposes no BTF (%s missing; "
                                     "CONFIG_DEBUG_INFO_BTF is off)" % VMLINUX)
         b = _kernel[path] = load_file(path)

@@ -4,10 +4,10 @@ import errno
 import os
 import struct
 
-from . import _sys
-from ._sys import ffi
-from .errors import LoadError, NotSupportedError, VerifierError, syscall_error
-from .sec import ATTACH_BTF, EXT, LSM, PROG_TYPE_NAMES, SLEEPABLE, TRACING
+from .. import _sys
+from .._sys import ffi
+from ..errors import LoadError, NotSupportedError, VerifierError, syscall_error
+from ..obj.sec import ATTACH_BTF, EXT, LSM, PROG_TYPE_NAMES, SLEEPABLE, TRACING
 
 F_SLEEPABLE = 1 << 4
 F_XDP_HAS_FRAGS = 1 << 5

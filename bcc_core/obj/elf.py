@@ -1,13 +1,13 @@
-"""Read a BPF ELF object (``.bpf.o``) into an :class:`~bcc_core.spec.ObjectSpec`.
+"""Read a BPF ELF object (``.bpf.o``) into an :class:`~bcc_core.obj.spec.ObjectSpec`.
 
-Nothing here touches the kernel.  Callers go through :func:`bcc_core.spec.load_spec`, which
-caches the result by the file's content hash: a warm start imports neither this module
-nor pyelftools.
+Nothing here touches the kernel.  Callers go through :func:`bcc_core.obj.cache.load_spec`,
+which caches the result by the file's content hash: a warm start imports neither this
+module nor pyelftools.
 """
 import struct
 
-from . import btf as _btf
-from .errors import BTFError, ELFError, MapDefinitionError
+from .. import btf as _btf
+from ..errors import BTFError, ELFError, MapDefinitionError
 from .sec import find_sec_def
 
 EM_BPF = 247
@@ -22,7 +22,7 @@ MAP_DEF_UINT_FIELDS = ("type", "max_entries", "map_flags", "numa_node", "key_siz
 
 # the data model, re-exported for the parser's callers
 from .spec import (DATA_KINDS, BTFExt, CoreRelo, ExternSpec, MapSpec, ObjectSpec,  # noqa
-                   ProgramSpec, ProgSection, Reloc, load_spec, object_name)
+                   ProgramSpec, ProgSection, Reloc, object_name)
 
 
 # -- .BTF.ext ---------------------------------------------------------------------------
@@ -79,18 +79,6 @@ def parse_btf_ext(data, btf, where):
 
 
 # -- ELF --------------------------------------------------------------------------------
-def read_section(data, name, where="ELF"):
-    """Contents of one named section of an ELF image (used for kernel images' .BTF)."""
-    from elftools.common.exceptions import ELFError as _PyELFError
-    from elftools.elf.elffile import ELFFile
-    import io
-    try:
-        sec = ELFFile(io.BytesIO(data)).get_section_by_name(name)
-        return None if sec is None else sec.data()
-    except (_PyELFError, struct.error, ValueError, KeyError) as e:
-        raise ELFError("cannot read ELF: %s" % e, where) from None
-
-
 def parse(data, path="<memory>"):
     """Parse ELF bytes into an ObjectSpec; every malformation raises ELFError/BTFError."""
     try:

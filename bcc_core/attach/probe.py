@@ -4,10 +4,10 @@ that are removed again when the link closes."""
 import functools
 import os
 
-from . import _sys
-from . import features
-from ._sys import ffi
-from .errors import AttachError, NotSupportedError
+from .. import _sys
+from ..load import features
+from .._sys import ffi
+from ..errors import AttachError, NotSupportedError
 from .link import (PERF_FLAG_FD_CLOEXEC, Link, attach_perf_event_fd, perf_event_open_tp,
                    tracepoint_id)
 

@@ -1,20 +1,12 @@
 """The data model of a BPF object: :class:`ObjectSpec` and the programs, maps, externs and
-relocations it holds, plus its on-disk cache (:func:`load_spec`).
-
-A spec depends only on the object file, so it is cached keyed by the file's content hash.
-A warm start reads the cached spec and never imports the ELF parser (:mod:`bcc_core.elf`)
-or pyelftools.
+relocations it holds.  The parser (:mod:`bcc_core.obj.elf`) fills it in; parsed specs are
+cached on disk by :mod:`bcc_core.obj.cache`.
 """
 import os
 
-from . import btf as _btf
-from . import record as _record
-from .errors import ELFError
 from .sec import attach_target
 
 DATA_KINDS = ("data", "rodata", "bss", "kconfig")
-SPEC_VERSION = 6
-_PARSER = os.path.join(os.path.dirname(__file__), "elf.py")
 
 
 class Reloc:
@@ -167,48 +159,3 @@ class ObjectSpec:
 def object_name(path):
     base = os.path.basename(path or "obj")
     return base.split(".", 1)[0] or "obj"
-
-
-# -- cache ------------------------------------------------------------------------------
-def load_spec(path=None, data=None, cache=True):
-    """ObjectSpec for a file (or bytes), from the on-disk cache when the same content was
-    parsed before.  The cache is keyed by the content hash and bcc-core's spec version."""
-    if data is None:
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise ELFError("cannot open: %s" % e.strerror, path) from None
-    path = path or "<memory>"
-    key = _btf.content_key(data)
-    if not cache:
-        spec = _parse(data, path)
-        spec.key = key
-        return spec
-    # a changed parser or data model invalidates the cached specs
-    cpath = os.path.join(_btf.cache_dir(), "obj-%d-%x-%s.%s" % (
-        SPEC_VERSION, _record.stamp(_PARSER, __file__), key, _record.FORMAT))
-    try:
-        with open(cpath, "rb") as f:
-            spec = _record.loads(f.read())
-        spec.path, spec.name = path, object_name(path)
-        spec.key = key
-        return spec
-    except Exception:
-        pass
-    spec = _parse(data, path)
-    spec.key = key
-    try:
-        os.makedirs(_btf.cache_dir(), exist_ok=True)
-        tmp = cpath + ".%d" % os.getpid()
-        with open(tmp, "wb") as f:
-            f.write(_record.dumps(spec))
-        os.replace(tmp, cpath)
-    except OSError:
-        pass
-    return spec
-
-
-def _parse(data, path):
-    from .elf import parse
-    return parse(data, path)

@@ -1,23 +1,20 @@
-"""Attach points: tracepoints, raw tracepoints, perf events, kprobes/uprobes (perf PMU or
-tracefs), BTF-based tracing programs.  Each attachment is a :class:`Link` that releases
-everything it created (link fd, perf event fd, tracefs probe entry) on close()."""
+"""Attach points: :class:`Link`, tracepoints, raw tracepoints, perf events, BTF-based
+tracing programs.  Each attachment is a :class:`Link` that releases everything it created
+(link fd, perf event fd, tracefs probe entry) on close().  kprobes/uprobes are in
+:mod:`bcc_core.attach.probe`, attaching by SEC() name in :mod:`bcc_core.attach.auto`."""
 import errno
 import fcntl
 import os
 
-from . import _sys
-from . import btf as _btf
-from . import features
-from ._sys import ffi
-from .errors import AttachError, NotSupportedError, syscall_error
-
-PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT = 0, 1, 2
-PERF_FLAG_FD_CLOEXEC = 8
-PERF_EVENT_IOC_ENABLE = 0x2400
-PERF_EVENT_IOC_DISABLE = 0x2401
-PERF_EVENT_IOC_SET_BPF = 0x40042408
-BPF_PERF_EVENT = 41       # enum bpf_attach_type
-ATTR_FLAG_DISABLED = 1
+from .. import _sys
+from .. import btf as _btf
+from .._sys import ffi
+# the perf_event ABI constants are the syscall layer's; link's own names too
+from .._sys import (ATTR_FLAG_DISABLED, BPF_PERF_EVENT, PERF_EVENT_IOC_DISABLE,  # noqa: F401
+                    PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_FLAG_FD_CLOEXEC,
+                    PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT)
+from ..errors import AttachError, NotSupportedError, syscall_error
+from ..load import features
 
 _live = set()             # every open Link, for emergency cleanup
 
@@ -170,26 +167,3 @@ def attach_trace(prog):
                           % (prog.name, prog.section, os.strerror(err)))
     return Link("trace", prog.spec.attach_target, prog, fd=fd)
 
-
-def attach_auto(prog):
-    """Attach a program where its SEC() name says (libbpf's auto-attach), or return None
-    when the section carries no target (e.g. SEC("tp") or socket filters)."""
-    sd = prog.spec.sec_def
-    tgt = prog.spec.attach_target
-    kind = sd.attach_kind
-    if kind == "tracepoint":
-        if "/" not in tgt:
-            return None
-        cat, name = tgt.split("/", 1)
-        return attach_tracepoint(prog, cat, name)
-    if kind == "raw_tp":
-        return attach_raw_tracepoint(prog, tgt) if tgt else None
-    if kind in ("trace", "lsm"):
-        return attach_trace(prog)
-    if kind in ("kprobe", "kretprobe", "ksyscall", "kretsyscall"):
-        if not tgt:
-            return None
-        from . import probe
-        return probe.attach_kprobe(prog, tgt, retprobe=kind in ("kretprobe", "kretsyscall"),
-                                   syscall=kind.endswith("syscall"))
-    return None

@@ -1,8 +1,8 @@
 """``bcc-core check``: what would every CO-RE relocation of an object become on a kernel?
 
 Pure: reads the object and one or more target BTFs (the running kernel's by default, or
-raw BTF / ELF files such as a vmlinux) and runs the relocation engine (:mod:`bcc_core.relo`)
-without any bpf() call, so it needs no root and loads nothing.
+raw BTF / ELF files such as a vmlinux) and runs the relocation engine
+(:mod:`bcc_core.core.relo`) without any bpf() call, so it needs no root and loads nothing.
 
 For each target BTF and each relocation record it reports the ELF section, the program or
 subprogram whose instructions contain it, the instruction index (in the section, and in
@@ -13,10 +13,10 @@ relocation fails outright (libbpf would refuse the whole load).
 import json
 import sys
 
-from . import btf as _btf
-from . import spec as _spec
+from .. import btf as _btf
+from ..obj import cache as _cache
 from . import relo as _relo
-from .errors import RelocationError
+from ..errors import RelocationError
 
 _U64 = (1 << 64) - 1
 _LDX_ST_STX = (1, 2, 3)
@@ -132,7 +132,7 @@ def _spec_of(local_btf, r):
 
 def run(obj_path, btf_paths=None):
     """[Report] for the object against each BTF path (None: the running kernel)."""
-    spec = _spec.load_spec(obj_path)
+    spec = _cache.load_spec(obj_path)
     local = _btf.BTF(spec.btf, where=obj_path + ":.BTF") if spec.btf else None
     has_relos = bool(spec.btf_ext and any(spec.btf_ext.core_relos.values()))
     out = []

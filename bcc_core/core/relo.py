@@ -18,8 +18,8 @@ Terms used below:
   root index, named members and array indices.  ``bit_offset`` is the accumulated offset.
 * *candidate*: a target type whose kind and essential name match the local root type.
 """
-from . import btf as _b
-from .errors import BTFError
+from .. import btf as _b
+from ..errors import BTFError
 # the results and their patching live apart, so that a warm start need not import this
 from .relo_insn import (KIND_NAMES, POISON_IMM, _U64, CoreReloError, Decision,  # noqa: F401
                         apply, patch)

@@ -2,7 +2,7 @@
 import mmap
 import struct
 
-from . import _sys
+from .. import _sys
 from ._reader import EpollReader
 
 PAGE = mmap.PAGESIZE

@@ -16,7 +16,7 @@ import os
 import sys
 
 FORMAT = "m%d%d" % sys.version_info[:2]
-_PREFIX = __name__.rsplit(".", 1)[0] + "."
+_PREFIX = __name__.split(".", 1)[0] + "."      # "bcc_core.": any of its sub-packages
 
 
 def stamp(*paths):
