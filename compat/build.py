@@ -28,7 +28,11 @@ subprocess.
 import os
 
 from bcc_core import btf as _btf
-from bcc_core.errors import BccCoreError, NotSupportedError
+from bcc_core.errors import BccCoreError
+
+# finding clang (re-exported: build.find_clang, build.ToolMissingError...)
+from .clang import (CLANG_NAMES, CLANG_PACKAGE, ToolMissingError, clang_available,  # noqa
+                    clang_path, find_clang)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COMPAT_HEADER = os.path.join(HERE, "bcc_compat.h")
@@ -38,8 +42,6 @@ OBJECTS_ENV = "BCC_CORE_OBJECTS"      # directories of bundled objects (target m
 BUNDLE_ENV = "BCC_CORE_BUNDLE"        # set by `bcc-core bundle`: record objects here
 BUNDLE_RUN_ENV = "BCC_CORE_BUNDLE_RUN"   # ... and let the script run on (--run)
 INDEX = "index.json"                  # a bundle directory's manifest
-CLANG_NAMES = ("clang-19", "clang")
-CLANG_PACKAGE = "clang-19"
 LIBBPF_HEADERS = ("/usr/include/bpf/bpf_helpers.h", "/usr/include/bpf/bpf_helper_defs.h",
                   "/usr/include/bpf/bpf_tracing.h", "/usr/include/bpf/bpf_core_read.h")
 
@@ -68,10 +70,6 @@ class BuildError(BccCoreError):
         super().__init__(msg + ("\n" + stderr.rstrip() if stderr else ""))
 
 
-class ToolMissingError(NotSupportedError):
-    """clang is needed (to translate and compile BPF C) and is not installed."""
-
-
 def _first_clang_error(stderr, prefer=None):
     """(file, line, col, msg) of clang's first ``file:line:col: error: msg``, preferring
     one in the file ``prefer``; None if there is none."""
@@ -92,39 +90,6 @@ def _atomic_write(path, data):
     with open(tmp, "w" if isinstance(data, str) else "wb") as f:
         f.write(data)
     os.replace(tmp, path)
-
-
-# -- tools, found without running them ---------------------------------------------------
-def _which(names):
-    """The first of ``names`` found as an executable on $PATH (shutil.which's job,
-    without importing shutil on the warm path)."""
-    dirs = os.environ.get("PATH", os.defpath).split(os.pathsep)
-    for name in names:
-        for d in dirs:
-            p = os.path.join(d or ".", name)
-            if os.path.isfile(p) and os.access(p, os.X_OK):
-                return p
-    return None
-
-
-def clang_path():
-    """clang-19 or clang on $PATH, or None."""
-    return _which(CLANG_NAMES)
-
-
-def clang_available():
-    return clang_path() is not None
-
-
-def find_clang():
-    """Path of clang, or ToolMissingError naming the package to install."""
-    import shutil
-    for name in CLANG_NAMES:
-        p = shutil.which(name)
-        if p:
-            return p
-    raise ToolMissingError("clang is required to build BCC-dialect programs (install "
-                           "%s, e.g. apt-get install %s)" % (CLANG_PACKAGE, CLANG_PACKAGE))
 
 
 def _stat_id(path):

@@ -37,7 +37,7 @@ from pycparser import c_ast, c_generator, c_parser
 from bcc_core import btf as _btf
 from bcc_core.errors import BccCoreError
 
-from .build import ToolMissingError, find_clang  # noqa: F401 -- ToolMissingError re-exported
+from .clang import ToolMissingError, find_clang  # noqa: F401 -- ToolMissingError re-exported
 from .mask import MaskError, Masker
 from .prelude import (C_WORDS, BASE_STUBS, IDENT, strip_system_includes,
     PARSE_LINE_OFFSET, blank_line_markers, linux_version_code, is_user_file,
