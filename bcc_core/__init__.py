@@ -95,8 +95,9 @@ class _OldPaths:
         pkg, _, old = name.rpartition(".")
         if pkg != __name__ or old not in _MOVED:
             return None
-        from importlib.machinery import ModuleSpec
-        return ModuleSpec(name, _OldPaths)
+        # ModuleSpec is the class of this package's own __spec__ (importlib.machinery's
+        # import would add modules to the start of a script that uses an old path)
+        return type(__spec__)(name, _OldPaths)
 
     @staticmethod
     def create_module(spec):

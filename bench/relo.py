@@ -34,8 +34,10 @@ sys.path.insert(0, ROOT)
 COLD = r"""
 import time, json, sys
 t0 = time.perf_counter()
-from bcc_core import btf, elf, relo
-spec = elf.load_spec(sys.argv[1])
+from bcc_core import btf
+from bcc_core.core import relo
+from bcc_core.obj.cache import load_spec
+spec = load_spec(sys.argv[1])
 local = btf.BTF(spec.btf, where=sys.argv[1])
 target = btf.kernel_btf(sys.argv[2])
 recs = [(s, r) for s, rs in spec.btf_ext.core_relos.items() for r in rs]
@@ -49,8 +51,8 @@ print(json.dumps({"ms": (t1 - t0) * 1e3, "n": len(ds)}))
 
 
 def relo_count(path):
-    from bcc_core import elf
-    spec = elf.load_spec(path)
+    from bcc_core.obj.cache import load_spec
+    spec = load_spec(path)
     if not spec.btf_ext:
         return 0
     return sum(len(v) for v in spec.btf_ext.core_relos.values())
@@ -89,7 +91,9 @@ def main():
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.pop("BCC_CORE_CACHE", None)
 
-    from bcc_core import btf, elf, relo
+    from bcc_core import btf
+    from bcc_core.core import relo
+    from bcc_core.obj.cache import load_spec
     n = relo_count(obj)
     print("object: %s (%d bytes), %d CO-RE relocations" % (obj, os.path.getsize(obj), n))
     print("target BTF: %s" % a.btf)
@@ -101,7 +105,7 @@ def main():
         with tempfile.TemporaryDirectory(prefix="bcc-core-bench-") as d:
             nocache.append(cold(obj, a.btf, dict(env, BCC_CORE_CACHE=d)))
 
-    spec = elf.load_spec(obj)
+    spec = load_spec(obj)
     local = btf.BTF(spec.btf, where=obj)
     target = btf.kernel_btf(a.btf)
     recs = [(s, r) for s, rs in spec.btf_ext.core_relos.items() for r in rs]

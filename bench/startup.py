@@ -33,7 +33,7 @@ print(json.dumps({"index_ms": (t1 - t0) * 1e3, "types": b.nr_types}))
 LOAD = r"""
 import time, json, sys
 t0 = time.perf_counter()
-from bcc_core.loader import Object
+from bcc_core.load.loader import Object
 t1 = time.perf_counter()
 o = Object(sys.argv[1])
 t2 = time.perf_counter()
