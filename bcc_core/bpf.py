@@ -43,8 +43,8 @@ import os
 import select
 import sys
 
-from .load import features as _features
 from .attach import link as _link
+from .load import features as _features
 from .load import map as _map
 from .errors import AttachError, BccCoreError, NotSupportedError
 from .table import PerfEventArray, Table, ct     # ct: ctypes, imported when first used
