@@ -129,9 +129,11 @@ def graph():
                 unknown.append("%s:%d imports %s, which is not a module here"
                                % (os.path.relpath(path, ROOT), line, target))
                 continue
+            if target != mod:
+                out.setdefault(target, line)
             parts = target.split(".")
-            for n in range(2, len(parts) + 1):
-                t = ".".join(parts[:n])
+            for n in range(2, len(parts)):      # the packages on the way, but not the
+                t = ".".join(parts[:n])         # importer's own (already running)
                 if t != mod and not mod.startswith(t + "."):
                     out.setdefault(t, line)
     return known, edges, unknown
