@@ -93,7 +93,12 @@ def main(argv=None):
     else:
         print("%-8s %-16s %-6s %14s" % ("TIME", "COMM", "TID", "LAT(us)"))
     sys.stdout.flush()
-    b["events"].open_perf_buffer(print_event, page_cnt=64)
+    lost = [0]
+
+    def count_lost(n):
+        lost[0] += n
+
+    b["events"].open_perf_buffer(print_event, page_cnt=64, lost_cb=count_lost)
     from bcc_core.utils import sigterm_exits
     sigterm_exits()
     try:
@@ -103,6 +108,8 @@ def main(argv=None):
         pass
     finally:
         b.cleanup()
+        if lost[0]:     # as libbpf-tools do
+            sys.stderr.write("lost %d events\n" % lost[0])
     return 0
 
 
