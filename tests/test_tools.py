@@ -311,3 +311,39 @@ def test_runqslower_previous_and_pid_filter():
     t.stop()
     assert not [l for l in t.lines[2:] if l.strip() and int(l.split()[2]) in
                 {h.pid for h in hogs}]
+
+
+@pytest.mark.parametrize("name", ["opensnoop", "runqslower"])
+def test_without_privileges_one_line(name):
+    """Without CAP_BPF/CAP_SYS_ADMIN (a root process with every capability dropped, as
+    in a container), the tool prints one line that says what failed and what to do."""
+    import shutil
+    need_root()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("no setpriv (util-linux) to drop capabilities")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("BCC_CORE_DEBUG", None)
+    r = subprocess.run([setpriv, "--bounding-set=-all", "--inh-caps=-all", sys.executable,
+                        "-m", "bcc_core.tools." + name, "-d", "1"] if name == "opensnoop" else
+                       [setpriv, "--bounding-set=-all", "--inh-caps=-all", sys.executable,
+                        "-m", "bcc_core.tools." + name], capture_output=True, text=True,
+                       env=env, cwd=ROOT, timeout=30)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(name + ": "), r.stderr
+    assert "Operation not permitted" in lines[0] and "run it as root" in lines[0]
+    r = subprocess.run([setpriv, "--bounding-set=-all", "--inh-caps=-all", sys.executable,
+                        "-m", "bcc_core.tools." + name], capture_output=True, text=True,
+                       env=dict(env, BCC_CORE_DEBUG="1"), cwd=ROOT, timeout=30)
+    assert r.returncode == 1 and "Traceback" in r.stderr       # the debug switch
+
+
+def test_verifier_rejection_is_one_line():
+    from bcc_core.errors import VerifierError
+    from bcc_core.tools._run import one_line
+    e = VerifierError("handle_exit", 13, "0: (b7) r0 = 0\nR1 invalid mem access 'scalar'\n",
+                      source_line="opensnoop.bpf.c:42:   x = *p;")
+    msg = one_line(e)
+    assert "\n" not in msg and "handle_exit" in msg and "opensnoop.bpf.c:42" in msg
+    assert "BCC_CORE_DEBUG=1" in msg

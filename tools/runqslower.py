@@ -113,5 +113,11 @@ def main(argv=None):
     return 0
 
 
+def cli(argv=None):
+    """The command: main(), with bcc-core's errors as one line (tools/_run.py)."""
+    from bcc_core.tools._run import run
+    return run(main, "runqslower", argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())
