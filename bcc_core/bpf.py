@@ -711,11 +711,21 @@ class BPF(object):
 
     @staticmethod
     def attach_xdp(dev, fn, flags=0):
-        raise NotSupportedError("attach_xdp is not supported by bcc-core yet")
+        """Attach ``fn`` (``b.load_func(name, BPF.XDP)``) to network device ``dev``
+        (name or index) with XDP_FLAGS_* ``flags`` (BPF.XDP_FLAGS_SKB_MODE...).  A BPF
+        link where the kernel has XDP links: it stays until remove_xdp() or the
+        process's exit; netlink otherwise (stays until remove_xdp())."""
+        from . import xdp
+        if not isinstance(fn, BPF.Function):
+            raise TypeError("attach_xdp(dev, fn): fn is b.load_func(name, BPF.XDP)")
+        xdp.attach(_str(dev) if isinstance(dev, bytes) else dev, fn.fd, flags,
+                   _str(fn.name))
 
     @staticmethod
     def remove_xdp(dev, flags=0):
-        raise NotSupportedError("remove_xdp is not supported by bcc-core yet")
+        """Remove the XDP program from ``dev`` (BCC's remove_xdp)."""
+        from . import xdp
+        xdp.detach(_str(dev) if isinstance(dev, bytes) else dev, flags)
 
     @staticmethod
     def get_kprobe_functions(event_re):
