@@ -46,7 +46,7 @@ import sys
 from .attach import link as _link
 from .load import features as _features
 from .load import map as _map
-from .errors import AttachError, BccCoreError, NotSupportedError
+from .errors import AttachError, BccCoreError, NotSupportedError, SourceFileError
 from .table import PerfEventArray, Table, ct     # ct: ctypes, imported when first used
 from .utils import ArgString, _assert_is_bytes, _str, get_online_cpus
 
@@ -187,6 +187,20 @@ def _is_elf(data):
     return isinstance(data, (bytes, bytearray)) and bytes(data[:4]) == b"\x7fELF"
 
 
+def _looks_like_c(path, head):
+    """Whether BPF(src_file=path) is C text (BCC's meaning) rather than an object: not
+    an ELF file, not named like an object (.o), and text (no NUL byte).  An empty .c
+    file is C (no programs, as BCC); an empty or corrupt .o goes to the ELF parser,
+    which says what is wrong with it."""
+    if head[:4] == b"\x7fELF" or path.endswith(".o") or b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start >= len(head) - 4       # a character cut at the 4096th byte
+    return True
+
+
 def _text_object(text, filename, src_dir, cflags, btf):
     """The .bpf.o for BCC C text (BPF(text=...), BPF(src_file="x.c")): bundled, cached or
     compiled by bcc_core.compat.build.object_for_text.  Under `bcc-core bundle`
@@ -271,9 +285,15 @@ class BPF(object):
             return filename
         script_dir = os.path.abspath(os.path.dirname(bytes(ArgString(sys.argv[0]))))
         beside = b"/".join([script_dir, filename])
-        if not os.path.isfile(beside):
-            raise Exception("Could not find file %s" % filename)
-        return beside
+        if os.path.isfile(beside):
+            return beside
+        name = _str(filename)
+        if os.path.isdir(filename):
+            raise SourceFileError(errno.EISDIR, "BPF(src_file=%r): a directory, not a "
+                                  "BPF object or a C file" % name, name)
+        also = "" if os.path.isabs(name) else " (nor %r beside the script)" % _str(beside)
+        raise SourceFileError(errno.ENOENT, "BPF(src_file=%r): no such file%s"
+                              % (name, also), name)
 
     @staticmethod
     def find_exe(bin_path):
@@ -368,9 +388,15 @@ class BPF(object):
         if src_file and source is None:
             src_file = BPF._find_file(src_file)
             path = _str(src_file)
-            with open(path, "rb") as f:
-                head = f.read(4)
-            if head != b"\x7fELF":
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(4096)
+            except OSError as e:
+                raise SourceFileError(e.errno, "BPF(src_file=%r): %s"
+                                      % (path, e.strerror), path) from None
+            # else an object, or a file that is not one (empty, truncated, another
+            # format): the ELF parser says what is wrong with it
+            if _looks_like_c(path, head):
                 with open(path, "rb") as f:
                     source = (f.read(), path, os.path.dirname(os.path.abspath(path)))
                 path = None
@@ -685,11 +711,21 @@ class BPF(object):
 
     @staticmethod
     def attach_xdp(dev, fn, flags=0):
-        raise NotSupportedError("attach_xdp is not supported by bcc-core yet")
+        """Attach ``fn`` (``b.load_func(name, BPF.XDP)``) to network device ``dev``
+        (name or index) with XDP_FLAGS_* ``flags`` (BPF.XDP_FLAGS_SKB_MODE...).  A BPF
+        link where the kernel has XDP links: it stays until remove_xdp() or the
+        process's exit; netlink otherwise (stays until remove_xdp())."""
+        from .attach import xdp
+        if not isinstance(fn, BPF.Function):
+            raise TypeError("attach_xdp(dev, fn): fn is b.load_func(name, BPF.XDP)")
+        xdp.attach(_str(dev) if isinstance(dev, bytes) else dev, fn.fd, flags,
+                   _str(fn.name))
 
     @staticmethod
     def remove_xdp(dev, flags=0):
-        raise NotSupportedError("remove_xdp is not supported by bcc-core yet")
+        """Remove the XDP program from ``dev`` (BCC's remove_xdp)."""
+        from .attach import xdp
+        xdp.detach(_str(dev) if isinstance(dev, bytes) else dev, flags)
 
     @staticmethod
     def get_kprobe_functions(event_re):

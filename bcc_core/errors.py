@@ -33,6 +33,14 @@ def syscall_error(err, cmd, what=""):
     return cls(err, cmd, what)
 
 
+class SourceFileError(BccCoreError, OSError):
+    """``BPF(src_file=...)``: the file is missing, a directory or unreadable.  ``errno``
+    and ``filename`` are set as for OSError."""
+
+    def __str__(self):
+        return self.strerror
+
+
 class ObjectFormatError(BccCoreError, ValueError):
     """The BPF object file is malformed or uses something bcc-core does not understand."""
 

@@ -11,6 +11,7 @@ and ring buffer tables need no ctypes: their records are decoded by
 import errno
 import math
 import os
+import sys
 from time import strftime
 
 # the C halves of collections.abc and functools: those modules pull in collections,
@@ -739,7 +740,9 @@ class PerfEventArray(_EventDecoder, TableBase):
         Start receiving the records the BPF program writes to this map with
         bpf_perf_event_output: one buffer of ``page_cnt`` pages (a power of two) per
         CPU.  BPF.perf_buffer_poll() then calls ``callback(cpu, data, size)`` for each
-        record and ``lost_cb(count)`` when records were dropped.
+        record and ``lost_cb(count)`` when records were dropped; without a
+        ``lost_cb``, drops are reported on stderr as BCC does ("Possibly lost N
+        samples").
         """
         if page_cnt & (page_cnt - 1):
             raise Exception("Perf buffer page_cnt must be a power of two")
@@ -748,12 +751,15 @@ class PerfEventArray(_EventDecoder, TableBase):
         # in BCC); a callback's EPIPE is turned into SystemExit by perf_buffer_poll
         raw_cb_ = callback
 
-        def lost_cb_(cpu, lost):
-            _run_callback(lost_cb, lost)
+        if lost_cb is not None:
+            def lost_cb_(cpu, lost):
+                _run_callback(lost_cb, lost)
+        else:
+            def lost_cb_(cpu, lost):
+                sys.stderr.write("Possibly lost %d samples\n" % lost)
 
         try:
-            reader = PerfBuffer(self.map, raw_cb_, lost_cb_ if lost_cb else None, page_cnt,
-                                addresses=True)
+            reader = PerfBuffer(self.map, raw_cb_, lost_cb_, page_cnt, addresses=True)
         except OSError as e:
             raise Exception("Could not open perf buffer: %s" % e) from e
         self._reader = reader

@@ -10,8 +10,8 @@ put before the program's text, where the translator turns ``bpf_usdt_readarg(N, 
 &x)`` into a call of it.  Each location is a uprobe at its file offset; semaphores are
 counted by the kernel (the uprobe's ``ref_ctr_offset``).
 
-x86-64 argument specs only (registers, register + offset, constants; not
-%rip-relative globals); a probe whose locations read an argument differently is read
+x86-64 argument specs only (registers, memory at base + index * scale + offset,
+constants; not %rip-relative globals); a probe whose locations read an argument differently is read
 as its first location does (BCC tells them apart by address).
 """
 import os
@@ -36,13 +36,15 @@ for _i in range(8, 16):
     for _suf in ("", "d", "w", "b"):
         _REGS["r%d%s" % (_i, _suf)] = "r%d" % _i
 _ARG = re.compile(r"^(-?\d+)@(.+)$")
-_MEM = re.compile(r"^(-?(?:0x[0-9a-fA-F]+|\d+))?\(%(\w+)\)$")
+# off(%base) and the scaled-index forms off(%base,%index,scale), off(,%index,scale)
+_MEM = re.compile(r"^(-?(?:0x[0-9a-fA-F]+|\d+))?\((?:%(\w+))?(?:,%(\w+)(?:,([1248]))?)?\)$")
 
 
 class Argument:
     """One argument spec: ``size`` bytes (signed if the spec's size is negative), read
     from a register, memory at register + offset, or a constant."""
-    __slots__ = ("size", "signed", "kind", "reg", "offset", "value", "spec")
+    __slots__ = ("size", "signed", "kind", "reg", "index", "scale", "offset", "value",
+                 "spec")
 
     def __init__(self, spec):
         self.spec = spec
@@ -52,17 +54,24 @@ class Argument:
         else:
             n, op = 8, spec
         self.size, self.signed = abs(n) or 8, n < 0
-        self.reg = self.offset = self.value = None
+        self.reg = self.index = self.offset = self.value = None
+        self.scale = 1
         if op.startswith("$"):
             self.kind, self.value = "const", int(op[1:], 0)
         elif op.startswith("%"):
             self.kind, self.reg = "reg", _REGS.get(op[1:])
         else:
             mm = _MEM.match(op)
-            if mm is None:
+            if mm is None or not (mm.group(2) or mm.group(3)):
                 self.kind = "unsupported"
             else:
-                self.kind, self.reg = "mem", _REGS.get(mm.group(2))
+                self.kind = "mem"
+                self.reg = _REGS.get(mm.group(2)) if mm.group(2) else ""
+                if mm.group(3):
+                    self.index = _REGS.get(mm.group(3))
+                    self.scale = int(mm.group(4) or "1")
+                    if self.index in (None, "ip"):
+                        self.kind = "unsupported"
                 self.offset = int(mm.group(1) or "0", 0)
         if self.kind in ("reg", "mem") and (self.reg is None or self.reg == "ip"):
             self.kind = "unsupported"
@@ -79,8 +88,12 @@ class Argument:
         if self.kind == "reg":
             return "(%s)ctx->%s" % (t, self.reg)
         if self.kind == "mem":
+            addr = ["(s64)ctx->%s" % self.reg] if self.reg else []
+            if self.index:
+                addr.append("(s64)ctx->%s * %d" % (self.index, self.scale))
+            addr.append("(%d)" % self.offset)
             return ("({ %s __bcc_v = 0; bpf_probe_read_user(&__bcc_v, sizeof(__bcc_v), "
-                    "(void *)(ctx->%s + (%d))); __bcc_v; })" % (t, self.reg, self.offset))
+                    "(void *)(%s)); __bcc_v; })" % (t, " + ".join(addr)))
         raise NotSupportedError("USDT argument spec '%s' is not supported" % self.spec)
 
 

@@ -184,6 +184,10 @@ PRELUDE = r"""
 #define BDEVNAME_SIZE 32
 #define REQ_OP_BITS 8
 #define REQ_OP_MASK ((1 << REQ_OP_BITS) - 1)
+/* linux/security.h (5.1+): cap_capable()'s opts; BCC's capable tests #ifdef CAP_OPT_NONE */
+#define CAP_OPT_NONE 0x0
+#define CAP_OPT_NOAUDIT (1 << 1)
+#define CAP_OPT_INSETID (1 << 2)
 #define S_ISLNK(m) (((m) & S_IFMT) == S_IFLNK)
 #define S_ISREG(m) (((m) & S_IFMT) == S_IFREG)
 #define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)

@@ -8,6 +8,13 @@ implementation can be swapped in.
         --tool libbpf="stdbuf -oL /usr/sbin/opensnoop" \\
         --tool bcc-core="python3 tools/opensnoop.py"
     python tests/bcc_compare.py workload OUT.json     # the workload alone
+    python tests/bcc_compare.py execsnoop --tool bcc="/usr/sbin/execsnoop-bpfcc -P {pid}" \
+        --tool bcc-core="python3 /tmp/execsnoop -P {pid}"  # imports changed (bcc_sweep)
+
+BCC's snoop-style tools (execsnoop, killsnoop, tcpconnect... :data:`TABLE_PARSERS`)
+are compared over :func:`tools_workload`, which does one known thing for each of them;
+:class:`TableParser` reads their columns and leaves timestamps and latencies out of the
+comparison (tests/guest_tests/test_guest_bcc_tools.py runs them all at once).
 
 Each tool is started (PYTHONUNBUFFERED=1: BCC is Python), the helper waits for every
 tool's header line (BCC compiles C first: ~40 s under emulation), runs the workload
@@ -151,8 +158,174 @@ def contention_threads(out_path, seconds=2.0, threads=2):
     return rec
 
 
+TOOLS_COMM = "bcctoolswl"      # the tools workload's comm (<= 12: tcpconnect's %-12.12s)
+N_SYNC, N_GETPPID = 3, 1000
+
+
+def _libc():
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+    libc.shmdt.argtypes = [ctypes.c_void_p]
+    libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+    libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+    return libc
+
+
+def _tools_prepare():
+    """Before the tools start (``--armed``): what tools_workload imports and loads, so
+    that its interpreter's imports are not among the workload's events."""
+    import ctypes  # noqa: F401
+    import socket  # noqa: F401
+    _libc()
+    with open("/proc/self/comm", "w") as f:
+        f.write(TOOLS_COMM)
+
+
+def tools_workload(out_path):
+    """One process (comm :data:`TOOLS_COMM`) doing one known thing for each of BCC's
+    snoop-style tools, and recording what it did (pids, fds, errnos, ports, ids):
+
+    opens and statfs() of an existing and a missing path (opensnoop, statsnoop); three
+    children exec'd (``echo`` with a marker, ``true``, ``sh -c 'exit 7'``: execsnoop,
+    exitsnoop); ``kill(sleeper, 0)``, ``kill(sleeper, SIGTERM)`` and ``kill(reaped
+    pid, 0)`` = ESRCH (killsnoop); sync() x :data:`N_SYNC` (syncsnoop); mount and umount
+    of a tmpfs (mountsnoop; CAP_SYS_ADMIN for capable); a loopback TCP listener, a
+    connection with 20000 bytes one way and 5000 back (solisten, tcpconnect, tcpaccept,
+    tcpconnlat, tcplife, bindsnoop), a UDP bind (bindsnoop); a SysV shm segment created,
+    attached, detached and removed (shmsnoop); a thread (threadsnoop); an fd passed over
+    a unix socket (sofdsnoop); a file created and unlinked (filelife); getppid() x
+    :data:`N_GETPPID` (syscount); 20 direct 4 KiB writes to /dev/nullb0 when it exists
+    (biosnoop)."""
+    import socket
+    libc = _libc()
+    pid = os.getpid()
+    with open("/proc/self/comm") as f:
+        comm = f.read().strip()
+    base = "/run" if os.access("/run", os.W_OK) else "/tmp"
+    tmpdir = tempfile.mkdtemp(prefix="bcc-tools-wl-", dir=base)
+    rec = {"pid": pid, "comm": comm, "opens": [], "stats": [], "children": [],
+           "kills": [], "sleeps": [], "tmpdir": tmpdir}
+    marker = "bcc-tools-%d" % pid
+    rec["marker"] = marker
+    # first: threadsnoop resolves the thread's start routine while this process lives
+    # (bcc-core reads libpython's symbol table for it: ~12 s under emulation)
+    t = threading.Thread(target=lambda: None)
+    t.start()
+    t.join()
+    for path in ("/etc/hostname", "/nonexistent/bcc-tools/%d" % pid):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as e:
+            rec["opens"].append({"path": path, "fd": -1, "err": e.errno})
+        else:
+            rec["opens"].append({"path": path, "fd": fd, "err": 0})
+            os.close(fd)
+    for path in ("/etc/passwd", "/nonexistent/bcc-tools-stat/%d" % pid):
+        try:        # statfs(): statsnoop traces stat/statx/statfs, not newfstatat
+            os.statvfs(path)
+        except OSError as e:
+            rec["stats"].append({"path": path, "ret": -1, "err": e.errno})
+        else:
+            rec["stats"].append({"path": path, "ret": 0, "err": 0})
+
+    def child(argv, wait=True):
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        c = {"pid": p.pid, "argv": argv, "comm": os.path.basename(argv[0]), "status": None}
+        rec["children"].append(c)
+        if wait:
+            c["status"] = p.wait()
+        return p, c
+    child(["/bin/echo", marker])
+    child(["/bin/true"])
+    child(["/bin/sh", "-c", "exit 7"])
+    sleeper, sc = child(["/bin/sleep", "30"], wait=False)
+    time.sleep(0.2)                  # it has exec'd sleep
+    for sig in (0, signal.SIGTERM):
+        os.kill(sleeper.pid, sig)
+        rec["kills"].append({"tpid": sleeper.pid, "sig": int(sig), "ret": 0})
+    sc["status"] = sleeper.wait()
+    gone = rec["children"][0]["pid"]       # reaped: ESRCH
+    try:
+        os.kill(gone, 0)
+        rec["kills"].append({"tpid": gone, "sig": 0, "ret": 0})
+    except ProcessLookupError:
+        rec["kills"].append({"tpid": gone, "sig": 0, "ret": -3})
+    for _ in range(N_SYNC):
+        os.sync()
+    mnt = os.path.join(tmpdir, "mnt")
+    os.mkdir(mnt)
+    rec["mount"] = {"source": "bcctools", "target": mnt, "fstype": "tmpfs",
+                    "ret": libc.mount(b"bcctools", mnt.encode(), b"tmpfs", 0, b"size=1m")}
+    rec["umount"] = {"target": mnt, "ret": libc.umount2(mnt.encode(), 0)}
+    os.rmdir(mnt)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(5)
+    port = srv.getsockname()[1]
+    cli = socket.create_connection(("127.0.0.1", port))
+    conn, _ = srv.accept()
+    rec["tcp"] = {"port": port, "cport": cli.getsockname()[1], "backlog": 5,
+                  "sent": 20000, "back": 5000}
+    cli.sendall(b"x" * 20000)
+    got = 0
+    while got < 20000:
+        got += len(conn.recv(65536))
+    conn.sendall(b"y" * 5000)
+    got = 0
+    while got < 5000:
+        got += len(cli.recv(65536))
+    cli.close()
+    conn.close()
+    srv.close()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    rec["udp_port"] = u.getsockname()[1]
+    u.close()
+    shmid = libc.shmget(0, 4096, 0o1000 | 0o600)      # IPC_PRIVATE, IPC_CREAT | 0600
+    addr = libc.shmat(shmid, None, 0)
+    libc.shmdt(addr)
+    libc.shmctl(shmid, 0, None)                       # IPC_RMID
+    rec["shm"] = {"id": shmid, "addr": addr}
+    a, b = socket.socketpair()
+    fd = os.open("/etc/hostname", os.O_RDONLY)
+    socket.send_fds(a, [b"x"], [fd])
+    _, fds, _, _ = socket.recv_fds(b, 1, 1)
+    rec["scm"] = {"sent_fd": fd, "got_fd": fds[0]}
+    for f in fds + [fd]:
+        os.close(f)
+    a.close()
+    b.close()
+    life = os.path.join(tmpdir, "bcc-tools-life")
+    with open(life, "w") as f:
+        f.write("x")
+    time.sleep(0.1)
+    os.unlink(life)
+    rec["filelife"] = os.path.basename(life)
+    for _ in range(N_GETPPID):
+        libc.syscall(110)                             # getppid
+    rec["getppid"] = N_GETPPID
+    if os.path.exists("/dev/nullb0"):
+        import mmap
+        buf = mmap.mmap(-1, 4096)                     # page-aligned, as O_DIRECT wants
+        fd = os.open("/dev/nullb0", os.O_WRONLY | os.O_DIRECT)
+        for _ in range(20):
+            os.write(fd, buf)
+        os.close(fd)
+        rec["nullb_writes"] = 20
+    os.rmdir(tmpdir)
+    time.sleep(0.5)     # kretprobes and perf buffers drain while this process exists
+    with open(out_path, "w") as f:
+        json.dump(rec, f, indent=1)
+    return rec
+
+
+tools_workload.prepare = _tools_prepare
+
+
 WORKLOADS = {"workload": workload, "contention": contention,
-             "contention-threads": contention_threads}
+             "contention-threads": contention_threads, "tools": tools_workload}
 
 
 # -- parsers ------------------------------------------------------------------------------
@@ -206,6 +379,100 @@ class RunqslowerParser(Parser):
         return (ev["pid"], ev["comm"])
 
 
+class TableParser(Parser):
+    """A tool that prints one event per line under a header of column names (BCC's
+    snoop-style tools).  ``columns``: the header's names in order; the last column may
+    hold spaces (ARGS, CALL, PATH).  ``pid``: the column with the pid the workload
+    filter looks at (None: every row is the workload's, e.g. syncsnoop); ``ignore``:
+    columns that differ between runs (timestamps, latencies) and are left out of
+    :meth:`key`; ``numeric``: columns that must be numbers in an event row (default
+    ``pid``), which keeps a tool's other lines out; ``select(ev)``: rows that count as
+    the workload's when no pid says it (biosnoop: the disk)."""
+
+    def __init__(self, name, columns, pid="PID", ignore=(), numeric=None, select=None):
+        self.name, self.columns, self.pid_col = name, list(columns), pid
+        self.ignore = set(ignore)
+        self.numeric = list(numeric if numeric is not None else [pid] if pid else [])
+        self.select = select
+        self.header = re.compile(r"^\s*" + r"\s+".join(re.escape(c) for c in columns) +
+                                 r"\s*$")
+
+    def parse(self, line):
+        if self.header.match(line):
+            return None
+        parts = line.strip().split(None, len(self.columns) - 1)
+        if len(parts) == len(self.columns) - 1:
+            parts.append("")                # an empty last column (ARGS)
+        if len(parts) != len(self.columns):
+            return None
+        ev = dict(zip(self.columns, parts))
+        for c in self.numeric:
+            try:
+                float(ev[c])
+            except ValueError:
+                return None
+        ev["pid"] = int(ev[self.pid_col]) if self.pid_col else None
+        return ev
+
+    def key(self, ev):
+        return tuple(ev[c] for c in self.columns if c not in self.ignore)
+
+    def header_line(self, lines):
+        """The tool's header line as printed (None without one)."""
+        return next((l.rstrip() for l in lines if self.header.match(l)), None)
+
+    def rows(self, lines, pids):
+        """The events of the workload (pid in ``pids``, or ``select``), in order."""
+        out = []
+        for line in lines:
+            ev = self.parse(line)
+            if ev is None:
+                continue
+            if self.select is not None:
+                if self.select(ev):
+                    out.append(ev)
+            elif ev["pid"] is None or ev["pid"] in pids:
+                out.append(ev)
+        return out
+
+
+# BCC 0.26's tools (/usr/sbin/<name>-bpfcc), default columns
+TABLE_PARSERS = [
+    TableParser("opensnoop", ["PID", "COMM", "FD", "ERR", "PATH"]),
+    TableParser("statsnoop", ["PID", "COMM", "FD", "ERR", "PATH"]),
+    TableParser("execsnoop", ["PCOMM", "PID", "PPID", "RET", "ARGS"]),
+    TableParser("exitsnoop", ["PCOMM", "PID", "PPID", "TID", "AGE(s)", "EXIT_CODE"],
+                ignore=["AGE(s)"]),
+    TableParser("killsnoop", ["TIME", "PID", "COMM", "SIG", "TPID", "RESULT"],
+                ignore=["TIME"]),
+    TableParser("syncsnoop", ["TIME(s)", "CALL"], pid=None, ignore=["TIME(s)"],
+                numeric=["TIME(s)"]),
+    TableParser("mountsnoop", ["COMM", "PID", "TID", "MNT_NS", "CALL"]),
+    TableParser("tcpconnect", ["PID", "COMM", "IP", "SADDR", "DADDR", "DPORT"]),
+    TableParser("tcpaccept", ["PID", "COMM", "IP", "RADDR", "RPORT", "LADDR", "LPORT"]),
+    TableParser("tcpconnlat", ["PID", "COMM", "IP", "SADDR", "DADDR", "DPORT", "LAT(ms)"],
+                ignore=["LAT(ms)"]),
+    TableParser("tcplife", ["PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB",
+                            "RX_KB", "MS"], ignore=["MS"]),
+    TableParser("bindsnoop", ["PID", "COMM", "PROT", "ADDR", "PORT", "OPTS", "IF"]),
+    TableParser("solisten", ["PID", "COMM", "PROTO", "BACKLOG", "PORT", "ADDR"]),
+    TableParser("capable", ["TIME", "UID", "PID", "COMM", "CAP", "NAME", "AUDIT"],
+                ignore=["TIME"]),
+    TableParser("shmsnoop", ["PID", "COMM", "SYS", "RET", "ARGs"]),
+    # FUNC: the start routine's symbol (pythread_wrapper, a static function of
+    # libpython, for CPython's threads), which BCC 0.26 itself printed as [unknown] in
+    # some guest runs: compared only for being there
+    TableParser("threadsnoop", ["TIME(ms)", "PID", "COMM", "FUNC"],
+                ignore=["TIME(ms)", "FUNC"]),
+    TableParser("sofdsnoop", ["ACTION", "TID", "COMM", "SOCKET", "FD", "NAME"], pid="TID"),
+    TableParser("filelife", ["TIME", "PID", "COMM", "AGE(s)", "FILE"],
+                ignore=["TIME", "AGE(s)"]),
+    TableParser("biosnoop", ["TIME(s)", "COMM", "PID", "DISK", "T", "SECTOR", "BYTES",
+                             "LAT(ms)"], ignore=["TIME(s)", "LAT(ms)"],
+                select=lambda ev: ev["DISK"] == "nullb0"),
+]
+
+TABLES = {p.name: p for p in TABLE_PARSERS}
 PARSERS = {p.name: p for p in (OpensnoopParser(), RunqslowerParser())}
 
 
@@ -411,7 +678,10 @@ def compare(tools, parser="opensnoop", workload_argv=None, header_timeout=400, s
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", help="opensnoop | runqslower | " + " | ".join(WORKLOADS))
+    ap.add_argument("what", help="opensnoop | runqslower | one of BCC's tools over the "
+                    "tools workload (%s) | a workload (%s)" % (
+                        ", ".join(t for t in TABLES if t not in PARSERS),
+                        ", ".join(WORKLOADS)))
     ap.add_argument("out", nargs="?", help="workload: where to write its JSON record")
     ap.add_argument("--armed", action="store_true",
                     help="workload: wait for a line on stdin before starting")
@@ -420,6 +690,9 @@ def main(argv=None):
     ap.add_argument("--lat-tolerance-us", type=int, default=None)
     a = ap.parse_args(argv)
     if a.what in WORKLOADS:
+        prepare = getattr(WORKLOADS[a.what], "prepare", None)
+        if prepare:
+            prepare()
         if a.armed:
             print("armed", flush=True)      # the interpreter's own start is over
             sys.stdin.readline()
@@ -431,7 +704,13 @@ def main(argv=None):
         tools[name] = shlex.split(cmd)
     if len(tools) < 2:
         ap.error("give at least two --tool NAME=CMDLINE")
-    c = compare(tools, a.what, header_timeout=a.header_timeout)
+    if a.what in PARSERS:
+        c = compare(tools, a.what, header_timeout=a.header_timeout)
+    elif a.what in TABLES:      # e.g. execsnoop -P {pid}: the tools workload's rows
+        c = compare(tools, TABLES[a.what], header_timeout=a.header_timeout,
+                    workload_argv=[sys.executable, os.path.abspath(__file__), "tools"])
+    else:
+        ap.error("no parser for %r" % a.what)
     print(c.report())
     names = list(tools)
     bad = 0

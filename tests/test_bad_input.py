@@ -158,3 +158,24 @@ def test_mutated_btf_section_raises_only_typed_errors(basic, data):
         _exercise(bytes(buf))
     except BccCoreError:
         pass
+
+
+def test_src_file_errors_are_typed(tmp_path, basic):
+    """BPF(src_file=...): a missing path or a directory is a SourceFileError (an OSError
+    with errno and filename); an empty, truncated or non-ELF object is the ELF parser's
+    ELFError, not a C translation error."""
+    import errno
+    from bcc_core import BPF
+    from bcc_core.errors import SourceFileError
+    with pytest.raises(SourceFileError, match="no such file") as e:
+        BPF(src_file=str(tmp_path / "missing.bpf.o"))
+    assert e.value.errno == errno.ENOENT and isinstance(e.value, OSError)
+    with pytest.raises(SourceFileError, match="a directory") as e:
+        BPF(src_file=str(tmp_path))
+    assert e.value.errno == errno.EISDIR
+    (tmp_path / "empty.bpf.o").write_bytes(b"")
+    (tmp_path / "junk.bin").write_bytes(b"\0\1 not an object" * 64)
+    (tmp_path / "cut.bpf.o").write_bytes(basic[:512])
+    for name in ("empty.bpf.o", "junk.bin", "cut.bpf.o"):
+        with pytest.raises(ELFError):
+            BPF(src_file=str(tmp_path / name))

@@ -179,3 +179,14 @@ def test_kfunc_bodies_see_ctx():
                        "    events.perf_submit(ctx, &x, sizeof(x));\n    return 0;\n}\n",
                        filename="kf.c")
     assert "bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &x, sizeof(x));" in out
+
+
+def test_capable_opts_macros():
+    """BCC's capable computes audit from cap_capable()'s opts under #ifdef CAP_OPT_NONE
+    (linux/security.h): without the macro its default filter drops every event."""
+    out = tr.translate("int kprobe__cap_capable(struct pt_regs *ctx, const struct cred *c,"
+                       " struct user_namespace *ns, int cap, unsigned int cap_opt)\n{\n"
+                       "#ifdef CAP_OPT_NONE\n    int audit = (cap_opt & 0b10) == 0;\n"
+                       "#else\n    int audit = cap_opt;\n#endif\n    return audit;\n}\n",
+                       filename="cap.c")
+    assert "(cap_opt & 0b10) == 0" in out

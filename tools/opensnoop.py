@@ -159,7 +159,13 @@ def main(argv=None):
         elif event.type == EVENT_ENTRY:
             entries.setdefault(event.id, []).append(event.name)
 
-    b["events"].open_perf_buffer(print_event, page_cnt=args.buffer_pages)
+    lost = [0]
+
+    def count_lost(n):
+        lost[0] += n
+
+    b["events"].open_perf_buffer(print_event, page_cnt=args.buffer_pages,
+                                 lost_cb=count_lost)
     sigterm_exits()
     deadline = time.monotonic() + duration if duration else None
     try:
@@ -176,8 +182,16 @@ def main(argv=None):
     finally:
         b.perf_buffer_consume() if deadline is not None else None
         b.cleanup()
+        if lost[0]:     # as libbpf-tools do; -b raises the buffer's size
+            sys.stderr.write("lost %d events\n" % lost[0])
     return 0
 
 
+def cli(argv=None):
+    """The command: main(), with bcc-core's errors as one line (tools/_run.py)."""
+    from bcc_core.tools._run import run
+    return run(main, "opensnoop", argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

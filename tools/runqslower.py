@@ -93,7 +93,12 @@ def main(argv=None):
     else:
         print("%-8s %-16s %-6s %14s" % ("TIME", "COMM", "TID", "LAT(us)"))
     sys.stdout.flush()
-    b["events"].open_perf_buffer(print_event, page_cnt=64)
+    lost = [0]
+
+    def count_lost(n):
+        lost[0] += n
+
+    b["events"].open_perf_buffer(print_event, page_cnt=64, lost_cb=count_lost)
     from bcc_core.utils import sigterm_exits
     sigterm_exits()
     try:
@@ -103,8 +108,16 @@ def main(argv=None):
         pass
     finally:
         b.cleanup()
+        if lost[0]:     # as libbpf-tools do
+            sys.stderr.write("lost %d events\n" % lost[0])
     return 0
 
 
+def cli(argv=None):
+    """The command: main(), with bcc-core's errors as one line (tools/_run.py)."""
+    from bcc_core.tools._run import run
+    return run(main, "runqslower", argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -1,6 +1,7 @@
 """Load a BPF object: create maps, fill global data, resolve externs, apply CO-RE and
 instruction relocations, link subprograms and load programs.  The result, an
 :class:`Object`, owns every fd it created and releases them on close()."""
+import errno
 import os
 import struct
 
@@ -68,6 +69,8 @@ def load_btf(blob, what):
     fd, err2 = _sys.bpf_errno(_sys.BPF_BTF_LOAD, a)
     if fd >= 0:
         return fd
+    if err2 in (errno.EPERM, errno.EACCES):     # not the BTF's fault: privileges
+        raise syscall_error(err2, "BPF_BTF_LOAD", "the BTF of %s" % what)
     text = ffi.string(log).decode("utf-8", "replace").strip().splitlines()[-5:]
     raise BTFError("kernel rejected the object's BTF (%s): %s"
                    % (os.strerror(err), " | ".join(text)), what)

@@ -95,6 +95,53 @@ def open_paths():
     return run
 
 
+# -- BCC's own tools with only their imports changed ----------------------------------------
+
+SBIN = "/usr/sbin"
+_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(_TESTS)
+_text_cache = {}
+
+
+def imports_changed(tool, tmpdir):
+    """Debian's ``/usr/sbin/<tool>-bpfcc`` copied to ``tmpdir/<tool>`` through the sweep's
+    sed (tests/bcc_sweep.py: only ``from bcc``/``import bcc`` lines change, asserted);
+    returns the copy's path.  Run it with :func:`text_env`'s environment."""
+    sys.path.insert(0, _TESTS)
+    try:
+        from bcc_sweep import convert
+    finally:
+        sys.path.pop(0)
+    dst = os.path.join(tmpdir, tool)
+    convert(os.path.join(SBIN, tool + "-bpfcc"), dst)
+    return dst
+
+
+def text_env(env=None):
+    """The environment of an imports-changed BCC script in the guest: bcc-core from the
+    repo, and one object cache for the session (in guest memory, /run) whose vmlinux.h
+    and kernel BTF index are made once, before the first tool starts (each tool would
+    otherwise make them itself, all at the same time).  Its BPF(text=) translates and
+    runs clang *in the guest*: nothing is built on the host."""
+    import subprocess
+    import tempfile
+    import time
+    if "dir" not in _text_cache:
+        base = "/run" if os.access("/run", os.W_OK) else "/tmp"
+        d = tempfile.mkdtemp(prefix="bcc-core-text-cache-", dir=base)
+        e = dict(os.environ, PYTHONPATH=REPO, BCC_CORE_CACHE=d)
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, "-c", "from bcc_core.compat import build\n"
+                        "from bcc_core import btf\nbuild.include_dir()\nbtf.kernel_btf()\n"],
+                       env=e, check=True)
+        print("\n[guest] bcc-core's text cache (vmlinux.h, BTF index) made in %.1f s"
+              % (time.monotonic() - t0))
+        _text_cache["dir"] = d
+    out = dict(env if env is not None else os.environ)
+    out.update(PYTHONUNBUFFERED="1", PYTHONPATH=REPO, BCC_CORE_CACHE=_text_cache["dir"])
+    return out
+
+
 # -- time budget and the session plugin ----------------------------------------------------
 
 BUDGET = float(os.environ.get("BCC_CORE_GUEST_BUDGET", "0") or 0)   # 0: no budget
@@ -138,9 +185,11 @@ def _alarm(signum, frame):
 
 def pytest_collection_modifyitems(session, config, items):
     """Cheap tests first; then modules that start one BCC tool (``GUEST_COST = "bcc"``);
-    last the one that starts six at once (``"bcc-many"``), which takes what is left of
-    the budget (BCC compiles for 40-170 s of CPU per tool, depending on the machine)."""
-    rank = {"bcc": 1, "bcc-many": 2}
+    then the one that starts six at once (``"bcc-many"``); last BCC's own tools beside
+    their imports-changed copies (``"bcc-tools"``, a dozen BCC compiles), which takes
+    what is left of the budget (BCC compiles for 40-170 s of CPU per tool, depending
+    on the machine)."""
+    rank = {"bcc": 1, "bcc-many": 2, "bcc-tools": 3}
     items.sort(key=lambda it: rank.get(getattr(it.module, "GUEST_COST", ""), 0))
 
 

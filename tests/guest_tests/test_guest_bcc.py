@@ -1,10 +1,13 @@
 """Real BCC on the guest kernel: BCC's opensnoop-bpfcc and other implementations of
 opensnoop run side by side over one deterministic workload (tests/bcc_compare.py) and
 must report the same events.  BCC compiles C at start-up (~40 s under emulation), so all
-tools share one run."""
+tools share one run.  One of them is BCC's own script with only its import lines changed
+(``from bcc`` -> ``from bcc_core``): its ``BPF(text=...)`` is translated and compiled by
+bcc-core in the guest."""
 import os
 import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -21,6 +24,15 @@ BCC = ["/usr/sbin/opensnoop-bpfcc"]
 OTHER = ("libbpf-tools", ["stdbuf", "-oL", "/usr/sbin/opensnoop"])
 # bcc-core's port also joins the same run once its facade imports (no extra BCC start-up)
 BCC_CORE = ("bcc-core", [sys.executable, os.path.join(REPO, "tools", "opensnoop.py")])
+TEXT = "bcc-core-text"      # opensnoop-bpfcc with only its imports changed
+
+
+def text_tool():
+    """argv of opensnoop-bpfcc with its imports changed, run by bcc-core (guestlib)."""
+    script = guestlib.imports_changed("opensnoop", tempfile.mkdtemp(prefix="bcc-core-os-"))
+    env = guestlib.text_env({})
+    return ["env"] + ["%s=%s" % (k, env[k]) for k in ("PYTHONPATH", "BCC_CORE_CACHE")] + \
+        [sys.executable, script]
 
 
 def _facade_missing():
@@ -41,10 +53,11 @@ def opensnoop_run():
     tools = {"bcc": BCC, OTHER[0]: OTHER[1]}
     if _facade_missing() is None and OTHER[0] != BCC_CORE[0]:
         tools[BCC_CORE[0]] = BCC_CORE[1]
+        tools[TEXT] = text_tool()
     wait = guestlib.wait_budget(400, after=90)
     try:
         c = bcc_compare.compare(tools, "opensnoop", header_timeout=wait,
-                                optional=[BCC_CORE[0]] if OTHER[0] != BCC_CORE[0] else [])
+                                optional=[BCC_CORE[0], TEXT] if OTHER[0] != BCC_CORE[0] else [])
     except bcc_compare.HeaderTimeout as e:
         if wait < 400 and not e.exited:
             guestlib.skip_for_budget("opensnoop-bpfcc's start", wait)
@@ -74,3 +87,16 @@ def test_bcc_opensnoop_agrees_with_bcc_core(opensnoop_run):
     assert c.header_seconds[name] is not None, c.output[name][-30:]
     assert not c.missing_workload_opens(name), c.missing_workload_opens(name)
     assert c.diff("bcc", name) == []
+
+
+def test_bcc_opensnoop_agrees_with_its_imports_changed_copy(opensnoop_run):
+    """opensnoop-bpfcc itself, ``from bcc`` -> ``from bcc_core``: BPF(text=) through the
+    translator, clang and the CO-RE loader (BCC's KRETFUNC_PROBE text on this kernel)."""
+    why = _facade_missing()
+    if why:
+        pytest.skip(why)
+    c = opensnoop_run
+    assert c.header_seconds[TEXT] is not None, c.output[TEXT][-30:]
+    assert not c.missing_workload_opens(TEXT), (c.missing_workload_opens(TEXT),
+                                                c.output[TEXT][-30:])
+    assert c.diff("bcc", TEXT) == []

@@ -16,6 +16,11 @@ histogram for the workload's pid (same number of wakeups, latencies bucketed ali
 softirqs/hardirqs, which count system-wide, print a table per second (-T 1): the
 tables of the workload's seconds must show the same vectors and interrupts with counts
 within a tolerance (each tool's second starts at its own moment).
+
+A third copy of each tool runs in the same session, sharing BCC's start: the
+``<tool>-bpfcc`` script itself with only its import lines changed (``IMPLS`` "text":
+``BPF(text=...)`` translated and compiled by bcc-core in the guest).  It must match BCC
+the same way.
 """
 import json
 import os
@@ -38,6 +43,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MIGRATED = os.path.join(REPO, "examples", "migrated")
 N_GETPPID, N_GETUID, N_SLEEPS = 1000, 300, 100
 N_BIG, N_SMALL = 20, 10            # 64 KiB and 4 KiB direct writes
+# compared with BCC: examples/migrated (prebuilt objects) and the imports-changed script
+IMPLS = ("bcc-core", "text")
 
 WORKLOAD = r"""
 import ctypes, json, mmap, os, socket, sys, time
@@ -188,6 +195,8 @@ def run():
     core_env = dict(env, PYTHONPATH=REPO,
                     BCC_CORE_PREBUILT_INDEX=guestlib.obj_path("migrated_index"))
     args = tool_args(wl.pid)
+    text_env = guestlib.text_env(env)
+    scripts = {t: guestlib.imports_changed(t, tmp) for t in tools}
     procs = {}
     not_up = {}                 # tool -> why it is not compared
     t0 = time.monotonic()
@@ -198,6 +207,8 @@ def run():
             procs[("bcc-core", t)] = Tool(
                 "bcc-core %s" % t, [sys.executable, os.path.join(MIGRATED, t + ".py")] +
                 args[t], Marker(HEADERS[t]), core_env)
+            procs[("text", t)] = Tool("bcc-core text %s" % t, [sys.executable, scripts[t]]
+                                      + args[t], Marker(HEADERS[t]), text_env)
         wait = guestlib.wait_budget(900, after=150)
         for p in procs.values():
             p.header_seen.wait(max(0.0, t0 + wait - time.monotonic()))
@@ -205,7 +216,7 @@ def run():
         if dead:
             pytest.fail("tools exited before their header:\n" +
                         "\n".join(p.tail() for p in dead))
-        late = [p for (impl, _), p in procs.items() if impl == "bcc-core" and
+        late = [p for (impl, _), p in procs.items() if impl in IMPLS and
                 p.header_at is None]
         if late:
             pytest.fail("no header from bcc-core's tools in %d s:\n" % wait +
@@ -220,7 +231,7 @@ def run():
                              "tools compiling at once in the emulated guest; %.0f s since "
                              "boot): not compared on this machine" % (t, wait,
                                                                       guestlib.uptime()))
-                for impl in ("bcc", "bcc-core"):
+                for impl in ("bcc",) + IMPLS:
                     procs.pop((impl, t)).stop(timeout=10)
         if len(not_up) == len(tools):
             guestlib.skip_for_budget("the start of every BCC tool", wait)
@@ -254,26 +265,28 @@ def _out(run, impl, tool):
 
 
 def _both(run, tool):
-    return "\n".join(run["procs"][(i, tool)].tail(40) for i in ("bcc", "bcc-core"))
+    return "\n".join(run["procs"][(i, tool)].tail(40) for i in ("bcc",) + IMPLS)
 
 
 def test_syscount_matches_bcc(run):
-    got = {i: counts(_out(run, i, "syscount"), "SYSCALL") for i in ("bcc", "bcc-core")}
+    got = {i: counts(_out(run, i, "syscount"), "SYSCALL") for i in ("bcc",) + IMPLS}
     print(got)
     assert got["bcc"].get("getppid") == N_GETPPID, _both(run, "syscount")
     assert got["bcc"].get("getuid") == N_GETUID, _both(run, "syscount")
-    a, b = got["bcc"], got["bcc-core"]
-    assert {k: b.get(k) for k in a if k in b} == {k: a[k] for k in a if k in b}, \
-        _both(run, "syscount")
-    # the top 10 may cut a tie differently (sendto and recvfrom: 200 each)
-    for table, other in ((a, b), (b, a)):
-        for k in set(table) - set(other):
-            assert table[k] == min(table.values()) == min(other.values()), \
-                (k, _both(run, "syscount"))
+    a = got["bcc"]
+    for impl in IMPLS:
+        b = got[impl]
+        assert {k: b.get(k) for k in a if k in b} == {k: a[k] for k in a if k in b}, \
+            (impl, _both(run, "syscount"))
+        # the top 10 may cut a tie differently (sendto and recvfrom: 200 each)
+        for table, other in ((a, b), (b, a)):
+            for k in set(table) - set(other):
+                assert table[k] == min(table.values()) == min(other.values()), \
+                    (impl, k, _both(run, "syscount"))
 
 
 def test_bitesize_matches_bcc(run):
-    got = {i: hists(_out(run, i, "bitesize")) for i in ("bcc", "bcc-core")}
+    got = {i: hists(_out(run, i, "bitesize")) for i in ("bcc",) + IMPLS}
     print(got)
     # the workload's direct writes, issued by blk-mq's kworkers (the process name is
     # the issuer's), in Kbytes buckets: 64 KiB -> [64, 127], 4 KiB -> [4, 7]
@@ -285,39 +298,43 @@ def test_bitesize_matches_bcc(run):
     data = {i: {c: {b: n for b, n in h.items() if b != (0, 1)} for c, h in got[i].items()}
             for i in got}
     data = {i: {c: h for c, h in d.items() if h} for i, d in data.items()}
-    assert data["bcc-core"] == data["bcc"], _both(run, "bitesize")
+    for impl in IMPLS:
+        assert data[impl] == data["bcc"], (impl, _both(run, "bitesize"))
 
 
 def test_tcpstates_matches_bcc(run):
     port = run["rec"]["port"]
-    got = {i: tcp_rows(_out(run, i, "tcpstates"), port) for i in ("bcc", "bcc-core")}
+    got = {i: tcp_rows(_out(run, i, "tcpstates"), port) for i in ("bcc",) + IMPLS}
     print("\n".join(",".join(r) for r in got["bcc"]))
     assert len(got["bcc"]) >= 8, _both(run, "tcpstates")     # listener, client, server
     states = {(r[-2], r[-1]) for r in got["bcc"]}
     assert {("CLOSE", "LISTEN"), ("CLOSE", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED"),
             ("ESTABLISHED", "FIN_WAIT1")} <= states, got["bcc"]
-    assert got["bcc-core"] == got["bcc"], _both(run, "tcpstates")
+    for impl in IMPLS:
+        assert got[impl] == got["bcc"], (impl, _both(run, "tcpstates"))
 
 
 def test_runqlat_matches_bcc(run):
-    got = {i: hists(_out(run, i, "runqlat")) for i in ("bcc", "bcc-core")}
+    got = {i: hists(_out(run, i, "runqlat")) for i in ("bcc",) + IMPLS}
     print(got)
     h = {i: got[i].get("", {}) for i in got}
     total = {i: sum(h[i].values()) for i in h}
     assert total["bcc"] >= N_SLEEPS, _both(run, "runqlat")
-    assert total["bcc-core"] == total["bcc"], _both(run, "runqlat")
+    for impl in IMPLS:
+        assert total[impl] == total["bcc"], (impl, _both(run, "runqlat"))
     # each tool's programs read the clock themselves, one after the other on the same
     # tracepoint hit: under emulation the later one sees a few microseconds more, which
     # moves samples near a bucket boundary (8-15 / 16-31 us here) into the next bucket.
     # The shapes must agree: at every boundary the counts below it differ by at most a
     # fifth of the samples.
-    edges = sorted(set(h["bcc"]) | set(h["bcc-core"]))
+    edges = sorted(set().union(*(set(x) for x in h.values())))
     below = {i: 0 for i in h}
     for b in edges:
         for i in h:
             below[i] += h[i].get(b, 0)
-        assert abs(below["bcc"] - below["bcc-core"]) <= max(2, total["bcc"] // 5), \
-            (b, h, _both(run, "runqlat"))
+        for impl in IMPLS:
+            assert abs(below["bcc"] - below[impl]) <= max(2, total["bcc"] // 5), \
+                (impl, b, h, _both(run, "runqlat"))
 
 
 def _close(a, b, rel=0.25, slack=20):
@@ -327,7 +344,7 @@ def _close(a, b, rel=0.25, slack=20):
 def _window(run, tool, header):
     rec = run["rec"]
     return {i: window_counts(_out(run, i, tool), header, rec["start"], rec["end"])
-            for i in ("bcc", "bcc-core")}
+            for i in ("bcc",) + IMPLS}
 
 
 def test_softirqs_matches_bcc(run):
@@ -338,7 +355,8 @@ def test_softirqs_matches_bcc(run):
     assert got["bcc"].get("net_rx", 0) >= 100, _both(run, "softirqs")
     busy = {v: n for v, n in got["bcc"].items() if n >= 50}
     for vec, n in busy.items():
-        assert _close(got["bcc-core"].get(vec, 0), n), (vec, _both(run, "softirqs"))
+        for impl in IMPLS:
+            assert _close(got[impl].get(vec, 0), n), (impl, vec, _both(run, "softirqs"))
 
 
 def test_hardirqs_matches_bcc(run):
@@ -347,4 +365,5 @@ def test_hardirqs_matches_bcc(run):
     busy = {n: c for n, c in got["bcc"].items() if c >= 100}
     assert busy, _both(run, "hardirqs")        # 9p's virtio queue at least
     for name, c in busy.items():
-        assert _close(got["bcc-core"].get(name, 0), c), (name, _both(run, "hardirqs"))
+        for impl in IMPLS:
+            assert _close(got[impl].get(name, 0), c), (impl, name, _both(run, "hardirqs"))

@@ -1,0 +1,161 @@
+"""USDT probes of a C program and of its shared library (tests/usdt/, systemtap's
+<sys/sdt.h>, built here with gcc as PIE and PIC), traced by a BCC-style script through
+``BPF(text=..., usdt_contexts=[USDT(...)])``: each argument (int, negative long, a string
+through an indexed memory operand, char, unsigned short, a 64-bit shift) reads as the
+program passed it, and a probe guarded by its semaphore fires only while bcc-core has it
+counted up (the kernel's uprobe reference counter)."""
+import os
+import shutil
+import subprocess
+import textwrap
+import time
+
+import pytest
+
+from conftest import CLANG, HERE, need_root
+
+SRC = os.path.join(HERE, "usdt")
+CC = shutil.which("gcc") or shutil.which("cc")
+SDT = any(os.path.exists(os.path.join(d, "sys", "sdt.h")) for d in
+          ("/usr/include", "/usr/include/x86_64-linux-gnu"))
+pytestmark = [pytest.mark.skipif(CC is None, reason="no C compiler (apt-get install gcc)"),
+              pytest.mark.skipif(not SDT, reason="no <sys/sdt.h> (apt-get install "
+                                 "systemtap-sdt-dev)")]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    d = tmp_path_factory.mktemp("usdt")
+    lib = d / "libusdt_lib.so"
+    exe = d / "usdt_app"
+    subprocess.run([CC, "-O2", "-fPIC", "-shared", "-o", str(lib),
+                    os.path.join(SRC, "usdt_lib.c")], check=True)
+    subprocess.run([CC, "-O2", "-pie", "-fPIE", "-o", str(exe), os.path.join(SRC, "usdt_app.c"),
+                    "-L", str(d), "-lusdt_lib", "-Wl,-rpath," + str(d)], check=True)
+    return str(exe), str(lib)
+
+
+def test_notes_of_a_c_program(app):
+    from bcc_core.usdt import read_probes
+    exe, lib = app
+    probes = {(p.provider, p.name): p for p in read_probes(exe)}
+    tick = probes[(b"myapp", b"tick")]
+    assert tick.num_arguments == 4
+    loc = tick.locations[0]
+    assert loc.semaphore and [a.size for a in loc.arguments] == [4, 8, 8, 1]
+    assert [a.signed for a in loc.arguments] == [True, True, False, True]
+    fire = {(p.provider, p.name): p for p in read_probes(lib)}[(b"mylib", b"fire")]
+    assert fire.num_arguments == 2 and not fire.locations[0].semaphore
+
+
+def _start(exe, seconds):
+    p = subprocess.Popen([exe, str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
+TEXT = r"""
+struct tick_t { int n; long neg; char name[8]; char c; };
+struct args_t { u16 lo; u64 hi; };
+BPF_PERF_OUTPUT(ticks);
+BPF_HASH(args_seen, u64, u64, 4096);
+BPF_HASH(fires, int, int, 4096);
+
+int on_tick(struct pt_regs *ctx) {
+    struct tick_t t = {};
+    u64 name = 0;
+    bpf_usdt_readarg(1, ctx, &t.n);
+    bpf_usdt_readarg(2, ctx, &t.neg);
+    bpf_usdt_readarg(3, ctx, &name);
+    bpf_probe_read_user_str(&t.name, sizeof(t.name), (void *)name);
+    bpf_usdt_readarg(4, ctx, &t.c);
+    ticks.perf_submit(ctx, &t, sizeof(t));
+    return 0;
+}
+
+int on_args(struct pt_regs *ctx) {
+    u16 lo = 0;
+    u64 hi = 0;
+    bpf_usdt_readarg(1, ctx, &lo);
+    bpf_usdt_readarg(2, ctx, &hi);
+    u64 key = hi >> 33, val = lo;
+    args_seen.update(&key, &val);
+    return 0;
+}
+
+int on_fire(struct pt_regs *ctx) {
+    int x = 0, y = 0;
+    bpf_usdt_readarg(1, ctx, &x);
+    bpf_usdt_readarg(2, ctx, &y);
+    fires.update(&x, &y);
+    return 0;
+}
+"""
+
+
+def test_arguments_and_semaphore(app, tmp_path, monkeypatch):
+    need_root()
+    if CLANG is None:
+        pytest.skip("clang-19 not installed (BPF(text=) compiles with it)")
+    monkeypatch.setenv("BCC_CORE_CACHE", str(tmp_path / "cache"))
+    from bcc_core import BPF, USDT
+    exe, lib = app
+    work = _start(exe, 4)
+    try:
+        u = USDT(pid=work.pid)
+        u.enable_probe(probe="tick", fn_name="on_tick")
+        u.enable_probe(probe="args", fn_name="on_args")
+        u.enable_probe(probe="fire", fn_name="on_fire")   # in libusdt_lib.so
+        ticks = []
+        with BPF(text=textwrap.dedent(TEXT), usdt_contexts=[u]) as b:
+            b["ticks"].open_perf_buffer(lambda cpu, data, size: ticks.append(
+                (lambda e: (e.n, e.neg, e.name, e.c))(b["ticks"].event(data))))
+            end = time.time() + 1.0
+            while time.time() < end:
+                b.perf_buffer_poll(timeout=100)
+            args = {k.value: v.value for k, v in b["args_seen"].items()}
+            fires = {k.value: v.value for k, v in b["fires"].items()}
+        out, _ = work.communicate(timeout=10)
+    finally:
+        if work.poll() is None:
+            work.kill()
+            work.wait()
+    assert len(ticks) > 50, ticks[:5]
+    names = [b"zero", b"one", b"two", b"three"]
+    for n, neg, name, c in ticks:
+        assert 0 <= n <= 3 and name == names[n] and c == b"abcd"[n:n + 1], (n, neg, name, c)
+        assert neg <= 0 and neg % 1000 == 0 and (-neg // 1000) % 4 == n, (n, neg)
+    # "tick" fired only while the semaphore was counted up (1 s of the 4): the program
+    # counted its own firings, the tracer saw them all
+    fired = int(out.split()[-1])
+    assert len(ticks) <= fired < 3000, (len(ticks), fired)
+    assert len(args) > 50 and all(lo == i & 0xffff for i, lo in args.items()), args
+    assert len(fires) > 50 and all(y == 2 * x for x, y in fires.items()), fires
+
+
+def test_path_form_and_listing(app):
+    from bcc_core import USDT
+    exe, lib = app
+    u = USDT(path=exe)
+    names = sorted((p.provider, p.name) for p in u.enumerate_probes())
+    assert (b"myapp", b"args") in names and (b"myapp", b"tick") in names
+    assert u.get_probe_arg_ctype("tick", 0) == "int32_t"
+    assert u.get_probe_arg_ctype("tick", 1) == "int64_t"
+    assert u.get_probe_arg_ctype("tick", 2) == "uint64_t"
+
+
+def test_argument_specs():
+    """x86-64 operand forms gcc emits into stapsdt notes."""
+    from bcc_core.errors import NotSupportedError
+    from bcc_core.usdt import Argument
+    a = Argument("8@0(%r13,%rax,8)")
+    assert (a.kind, a.reg, a.index, a.scale, a.offset) == ("mem", "r13", "ax", 8, 0)
+    assert "(s64)ctx->r13 + (s64)ctx->ax * 8 + (0)" in a.c_value()
+    a = Argument("-4@-16(,%rcx,4)")
+    assert (a.kind, a.reg, a.index, a.scale, a.offset, a.signed) == ("mem", "", "cx", 4, -16,
+                                                                     True)
+    assert Argument("2@%bx").c_value() == "(u16)ctx->bx"
+    assert Argument("-1@$-3").c_value() == "(s8)-3"
+    assert Argument("4@8(%rsp)").c_value().endswith("(void *)((s64)ctx->sp + (8))); __bcc_v; })")
+    with pytest.raises(NotSupportedError, match="rip"):
+        Argument("8@foo(%rip)").c_value()
