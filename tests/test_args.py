@@ -115,7 +115,7 @@ def test_installed_scripts(tool):
     import subprocess
     with open(os.path.join(TOOLS, tool + "-core")) as f:
         text = f.read()
-    assert "import re" not in text and "from bcc_core.tools.%s import main" % tool in text
+    assert "import re" not in text and "from bcc_core.tools.%s import cli" % tool in text
     path = shutil.which(tool + "-core")
     if path is None:
         pytest.skip("%s-core is not installed here (pip install .)" % tool)
