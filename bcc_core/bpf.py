@@ -37,6 +37,7 @@ from the map name (``events`` -> ``event``, ``events_t``...), then ``event``, ``
 global ``unused*`` pointer points to.
 """
 import atexit
+import weakref
 import errno
 import fcntl
 import os
@@ -362,7 +363,7 @@ class BPF(object):
         self._deferred = {}
         self._event_types = dict(event_types or {})
         self._cleaned = False
-        atexit.register(self.cleanup)
+        _at_exit(self)
 
         data = obj
         source = None               # BCC C: (text, file name for messages, its dir)
@@ -1680,6 +1681,39 @@ class BPF(object):
 
     def __exit__(self, exc_type, exc_val, exc_tb):
         self.cleanup()
+
+    def __del__(self):
+        # dropped without cleanup() (an exception between BPF() and the script's
+        # cleanup, a script that never calls it): release everything now, not at exit
+        try:
+            if not getattr(self, "_cleaned", True):
+                self.cleanup()
+        except Exception:
+            pass
+
+
+_LIVE = weakref.WeakSet()       # BPF objects not cleaned up yet, for the exit handler
+
+
+def _at_exit(b):
+    """BCC cleans every BPF object up at exit (atexit.register(self.cleanup), which
+    also keeps each one alive until then).  Here one handler cleans up the ones still
+    alive, and a dropped object is released when it is collected."""
+    if not _LIVE and not _at_exit.registered:
+        atexit.register(_cleanup_live)
+        _at_exit.registered = True
+    _LIVE.add(b)
+
+
+_at_exit.registered = False
+
+
+def _cleanup_live():
+    for b in list(_LIVE):
+        try:
+            b.cleanup()
+        except Exception:
+            pass
 
 
 # BCC's BPF class also carries these constants as BPF.<NAME> (BPF.KPROBE, BPF.XDP_PASS,

@@ -5,6 +5,7 @@ tracing programs.  Each attachment is a :class:`Link` that releases everything i
 import errno
 import fcntl
 import os
+import weakref
 
 from .. import _sys
 from .. import btf as _btf
@@ -16,7 +17,7 @@ from .._sys import (ATTR_FLAG_DISABLED, BPF_PERF_EVENT, PERF_EVENT_IOC_DISABLE, 
 from ..errors import AttachError, NotSupportedError, syscall_error
 from ..load import features
 
-_live = set()             # every open Link, for emergency cleanup
+_live = weakref.WeakSet()  # every open Link, for emergency cleanup (not kept alive by it)
 
 
 class Link:
@@ -50,6 +51,13 @@ class Link:
         _live.discard(self)
 
     detach = close
+
+    def __del__(self):          # dropped without close(): release it all the same
+        try:
+            if self.fd >= 0 or self.perf_fd >= 0 or self._cleanup:
+                self.close()
+        except Exception:
+            pass
 
     def __enter__(self):
         return self

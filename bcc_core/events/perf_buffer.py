@@ -75,7 +75,16 @@ class _CpuRing:
             self.mm.close()
         except (BufferError, ValueError):
             pass
-        os.close(self.fd)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self):          # dropped without close(): the perf event fd goes too
+        try:
+            if self.fd >= 0:
+                self.close()
+        except Exception:
+            pass
 
 
 class PerfBuffer(EpollReader):
