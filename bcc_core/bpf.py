@@ -1405,6 +1405,13 @@ class BPF(object):
             table[bname] = _link.attach_trace(prog)
             self.load_func(bname)
             return True
+        if kind == "usdt":      # SEC("usdt/PATH:PROVIDER:NAME") as libbpf
+            from .attach.auto import attach_usdt_target
+            self._auto_links.append(attach_usdt_target(self._prog(bname), tgt))
+            return True
+        if kind in ("kprobe.multi", "uprobe.multi"):
+            from .attach.auto import refuse_multi
+            refuse_multi(prog)
         if kind in ("uprobe", "uretprobe"):
             # SEC("uprobe/PATH:FUNC[+OFF]") as libbpf
             import re

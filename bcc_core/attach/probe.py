@@ -95,7 +95,7 @@ def attach_kprobe(prog, func, offset=0, retprobe=False, syscall=False):
     return attach_perf_event_fd(prog, pfd, kind, func, cleanup=[rm])
 
 
-def attach_uprobe(prog, path, offset, retprobe=False, pid=-1, ref_ctr_off=0):
+def attach_uprobe(prog, path, offset, retprobe=False, pid=-1, ref_ctr_off=0, cookie=0):
     ok, why = features.uprobes()
     if not ok:
         raise NotSupportedError("cannot attach uprobe for program '%s': %s" % (prog.name, why))
@@ -103,9 +103,9 @@ def attach_uprobe(prog, path, offset, retprobe=False, pid=-1, ref_ctr_off=0):
     what = "%s:0x%x" % (path, offset)
     if _pmu_type("uprobe") is not None:
         pfd = _open_pmu("uprobe", path, offset, retprobe, pid, ref_ctr_off)
-        return attach_perf_event_fd(prog, pfd, kind, what)
+        return attach_perf_event_fd(prog, pfd, kind, what, cookie=cookie)
     if ref_ctr_off:
         raise NotSupportedError("a uprobe with a semaphore (USDT) needs the uprobe PMU")
     pfd, rm = _tracefs_probe("uprobe", ("r" if retprobe else "p", "%s:0x%x" % (path, offset)),
                              pid)
-    return attach_perf_event_fd(prog, pfd, kind, what, cleanup=[rm])
+    return attach_perf_event_fd(prog, pfd, kind, what, cleanup=[rm], cookie=cookie)

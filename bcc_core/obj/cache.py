@@ -13,7 +13,7 @@ from .spec import object_name
 
 # a changed parser or data model invalidates the cached specs (7: the classes moved to
 # bcc_core.obj.spec)
-SPEC_VERSION = 7
+SPEC_VERSION = 8
 _HERE = os.path.dirname(__file__)
 _PARSER = os.path.join(_HERE, "elf.py")
 _MODEL = os.path.join(_HERE, "spec.py")

@@ -151,7 +151,13 @@ class _Parser:
         self.collect_externs()
         self.collect_relocs()
         if self.btf is not None:
-            spec.kernel_btf = btf_for_kernel(spec, self.btf)
+            # global functions of hidden visibility (__hidden, e.g. usdt.bpf.h's
+            # bpf_usdt_arg) are verified as static ones, as libbpf does: with their
+            # caller's context, not as separately validated global functions
+            hidden = {s.name for s in self.syms if s["st_info"]["type"] == "STT_FUNC" and
+                      s["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK") and
+                      s["st_other"]["visibility"] in ("STV_HIDDEN", "STV_INTERNAL")}
+            spec.kernel_btf = btf_for_kernel(spec, self.btf, hidden)
         return spec
 
     # programs --------------------------------------------------------------------------
@@ -405,10 +411,11 @@ class _Parser:
 
 
 # -- BTF for the kernel ------------------------------------------------------------------
-def btf_for_kernel(spec, b):
+def btf_for_kernel(spec, b, hidden=()):
     """The object's BTF fixed up for the kernel as libbpf does when it opens an object:
     DATASEC sizes and VAR offsets from the ELF, extern VARs made allocated, .ksyms turned
-    into a struct, extern FUNCs made global.  ``b`` is the object's parsed BTF."""
+    into a struct, extern FUNCs made global, global FUNCs in ``hidden`` (names of
+    hidden-visibility ELF symbols) made static.  ``b`` is the object's parsed BTF."""
     blob = bytearray(b.data)
     int_id = None
     head = struct.Struct("<II").unpack_from     # info, size/type of a type record
@@ -423,6 +430,9 @@ def btf_for_kernel(spec, b):
             # kernels reject extern linkage in program BTF; libbpf makes it global
             info = (_btf.KIND_FUNC << 24) | _btf.FUNC_GLOBAL
             struct.pack_into("<I", blob, pos + 4, info)
+        elif kind == _btf.KIND_FUNC and info & 0xffff == _btf.FUNC_GLOBAL and hidden and \
+                b.string(struct.unpack_from("<I", raw, pos)[0]) in hidden:
+            struct.pack_into("<I", blob, pos + 4, (_btf.KIND_FUNC << 24) | _btf.FUNC_STATIC)
         if kind != _btf.KIND_DATASEC:
             continue
         t = b.type(tid)
