@@ -40,6 +40,26 @@ def cmd_check(args):
     return check.main(args.obj, args.btf, args.json)
 
 
+def cmd_usdt(args):
+    """tplist -l: the USDT probes of a binary/library or of a process's mappings."""
+    from .usdt import USDT
+    if (args.pid is None) == (args.path is None):
+        print("bcc-core usdt: give a PATH or -p PID", file=sys.stderr)
+        return 2
+    u = USDT(pid=args.pid) if args.pid is not None else USDT(path=args.path)
+    for p in u.enumerate_probes():
+        loc = p.locations
+        print("%s %s:%s" % (p.bin_path.decode(), p.provider.decode(), p.name.decode()))
+        if args.verbose:
+            for i, l in enumerate(loc):
+                print("  location #%d 0x%x%s" % (i + 1, l.address, "  semaphore 0x%x" %
+                                                 l.semaphore if l.semaphore else ""))
+                for j, a in enumerate(l.arguments):
+                    print("    argument #%d %d %s bits (%s)" % (
+                        j + 1, a.size * 8, "signed" if a.signed else "unsigned", a.spec))
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="bcc-core", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -59,6 +79,13 @@ def main(argv=None):
     p.add_argument("--json", action="store_true",
                    help="one JSON object per relocation and target BTF, one per line")
     p.set_defaults(fn=cmd_check)
+    p = sub.add_parser("usdt", help="list the USDT probes of a binary or library, or of "
+                       "a process's executable and libraries (BCC's tplist -l)")
+    p.add_argument("path", nargs="?")
+    p.add_argument("-p", "--pid", type=int)
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="locations, semaphores and argument specs")
+    p.set_defaults(fn=cmd_usdt)
     try:
         from .compat.cli import add_subcommands as _compat_subcommands
     except ImportError:      # a package built without bcc_core.compat

@@ -159,3 +159,22 @@ def test_argument_specs():
     assert Argument("4@8(%rsp)").c_value().endswith("(void *)((s64)ctx->sp + (8))); __bcc_v; })")
     with pytest.raises(NotSupportedError, match="rip"):
         Argument("8@foo(%rip)").c_value()
+
+
+def test_cli_lists_probes(app):
+    """``bcc-core usdt PATH`` / ``-p PID`` (BCC's tplist -l): the binary's probes, and
+    for a process those of the libraries it maps too."""
+    import sys
+    exe, lib = app
+    r = subprocess.run([sys.executable, "-m", "bcc_core.cli", "usdt", "-v", exe],
+                       capture_output=True, text=True, check=True)
+    assert "%s myapp:tick" % exe in r.stdout and "%s myapp:args" % exe in r.stdout
+    assert "(8@0(%r13,%rax,8))" in r.stdout or "argument #3 64 unsigned" in r.stdout
+    work = _start(exe, 2)
+    try:
+        r = subprocess.run([sys.executable, "-m", "bcc_core.cli", "usdt", "-p",
+                            str(work.pid)], capture_output=True, text=True, check=True)
+    finally:
+        work.kill()
+        work.wait()
+    assert "myapp:tick" in r.stdout and "mylib:fire" in r.stdout, r.stdout
