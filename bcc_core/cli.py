@@ -60,6 +60,25 @@ def cmd_usdt(args):
     return 0
 
 
+def cmd_cache(args):
+    """Show (or empty, or prune) bcc-core's cache."""
+    from .btf import cache
+    d = cache.cache_dir()
+    if args.clear:
+        n, freed = cache.clear()
+        print("%s: removed %d entries, %.1f MiB" % (d, n, freed / 1048576.0))
+        return 0
+    if args.prune:
+        n, freed = cache.prune()
+        print("%s: pruned %d entries, %.1f MiB" % (d, n, freed / 1048576.0))
+    n, size = cache.usage()
+    max_bytes, max_age, max_n = cache.limits()
+    print("%s: %d entries, %.1f MiB (bound: %.0f MiB and %d entries, unused for %.0f "
+          "days; $BCC_CORE_CACHE_MAX, $BCC_CORE_CACHE_MAX_ENTRIES, $BCC_CORE_CACHE_MAX_AGE)"
+          % (d, n, size / 1048576.0, max_bytes / 1048576.0, max_n, max_age / 86400))
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="bcc-core", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -79,6 +98,11 @@ def main(argv=None):
     p.add_argument("--json", action="store_true",
                    help="one JSON object per relocation and target BTF, one per line")
     p.set_defaults(fn=cmd_check)
+    p = sub.add_parser("cache", help="show bcc-core's cache directory and size "
+                       "($BCC_CORE_CACHE_DIR, $XDG_CACHE_HOME)")
+    p.add_argument("--clear", action="store_true", help="remove everything in it")
+    p.add_argument("--prune", action="store_true", help="apply the bound now")
+    p.set_defaults(fn=cmd_cache)
     p = sub.add_parser("usdt", help="list the USDT probes of a binary or library, or of "
                        "a process's executable and libraries (BCC's tplist -l)")
     p.add_argument("path", nargs="?")

@@ -380,6 +380,8 @@ def object_for_text(text, cflags=(), filename=TEXT_NAME, src_dir=None, btf_path=
         return out, key
     core = translate_text(data, filename, cflags, btf_path, src_dir)
     compile_c(core, out, cflags, btf_path, src_dir, filename, clang=clang)
+    from bcc_core.btf.cache import written
+    written()           # a new entry: keep the cache bounded
     return out, key
 
 

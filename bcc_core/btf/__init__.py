@@ -446,11 +446,9 @@ _kernel = {}
 
 
 def cache_dir():
-    d = os.environ.get("BCC_CORE_CACHE")
-    if not d:
-        d = os.path.join(os.environ.get("XDG_CACHE_HOME") or
-                         os.path.join(os.path.expanduser("~"), ".cache"), "bcc-core")
-    return d
+    """bcc-core's cache directory (:mod:`bcc_core.btf.cache`)."""
+    from .cache import cache_dir as _cache_dir
+    return _cache_dir()
 
 
 def content_key(data):
@@ -565,6 +563,8 @@ def load_file(path, base=None, cache=True):
             os.replace(tmp, cpath)
         except OSError:
             pass
+        from .cache import written
+        written()
     return btf
 
 

@@ -54,6 +54,8 @@ def load_spec(path=None, data=None, cache=True):
         os.replace(tmp, cpath)
     except OSError:
         pass
+    from ..btf.cache import written
+    written()
     return spec
 
 
