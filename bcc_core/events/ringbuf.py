@@ -75,6 +75,37 @@ class RingBuffer(EpollReader):
                     _u64.pack_into(cons, 0, cpos)
         return n
 
+    def read_records(self, decode=bytes, timeout_ms=0):
+        """Wait up to ``timeout_ms`` (-1: forever, 0: not at all), then return every
+        committed record of every ring, decoded by ``decode(bytes)``, as one list; the
+        consumer position advances once per ring per batch.  {map name: list} is not
+        kept: records of several maps come in ring order, one map after the other."""
+        out = []
+        if timeout_ms:
+            try:
+                ready = self.ep.poll(timeout_ms / 1000.0 if timeout_ms > 0 else -1)
+            except InterruptedError:
+                ready = ()
+            if not ready:
+                return out
+        append, u32 = out.append, _u32.unpack_from
+        for _, _, cons, prod, mask, _ in list(self.rings.values()):
+            cpos = _u64.unpack_from(cons, 0)[0]
+            ppos = _u64.unpack_from(prod, 0)[0]
+            try:
+                while cpos < ppos:
+                    off = (cpos & mask) + PAGE
+                    hdr = u32(prod, off)[0]
+                    if hdr & BUSY:
+                        break
+                    length = hdr & ~(BUSY | DISCARD)
+                    cpos += (length + HDR + 7) & ~7     # past it, even if decode raises
+                    if not hdr & DISCARD:
+                        append(decode(prod[off + HDR:off + HDR + length]))
+            finally:
+                _u64.pack_into(cons, 0, cpos)
+        return out
+
     @staticmethod
     def _drain_addr(ring):
         _, cb, cons, prod, mask, addr = ring
