@@ -48,7 +48,7 @@ from .attach import link as _link
 from .load import features as _features
 from .load import map as _map
 from .errors import AttachError, BccCoreError, NotSupportedError, SourceFileError
-from .table import PerfEventArray, Table, ct     # ct: ctypes, imported when first used
+from .table import PerfEventArray, RingBuf, Table, ct     # ct: ctypes, imported when first used
 from .utils import ArgString, _assert_is_bytes, _str, get_online_cpus
 
 _default_probe_limit = 1000
@@ -1661,7 +1661,8 @@ class BPF(object):
             attempt(self._auto_links.pop().close)
 
         # perf buffers and perf counters opened through tables, then the readers
-        for key in [k for k, t in self.tables.items() if isinstance(t, PerfEventArray)]:
+        for key in [k for k, t in self.tables.items()
+                    if isinstance(t, (PerfEventArray, RingBuf))]:
             attempt(self.tables.pop(key).close)
         for r in list(self.perf_buffers.values()):
             self._remove_perf_reader(r)

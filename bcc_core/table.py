@@ -677,6 +677,28 @@ class _EventDecoder(object):
             return cls.from_buffer_copy(data)
         return cls.from_address(ct.cast(data, ct.c_void_p).value)   # a ctypes pointer
 
+    def _decoder(self, raw):
+        if raw:
+            return bytes
+        cls = self._event_class
+        if cls is None:
+            cls = self._event_class = self.bpf._event_class_for(self)
+        from .events.struct_view import Record
+        return cls if isinstance(cls, type) and issubclass(cls, Record) else \
+            cls.from_buffer_copy
+
+    def records(self, timeout=None, raw=False, **open_kw):
+        """Iterate over the records the BPF program submits, decoded as event() does
+        (``raw=True``: their bytes), a batch per wake-up: ``for ev in
+        b["events"].records(): ...``.  Waits forever, or with ``timeout`` (ms) stops
+        after a wait of that long that brought nothing.  The buffer is opened on first
+        use (``open_kw``: open_perf_buffer's page_cnt, lost_cb) unless it is already."""
+        while True:
+            batch = self.read_records(-1 if timeout is None else timeout, raw, **open_kw)
+            if not batch and timeout is not None:
+                return
+            yield from batch
+
     def set_event_type(self, cls):
         """Decode event(data) as ``cls``: a struct name in the BTF (a
         :mod:`bcc_core.events.struct_view` record) or a ctypes type (a ctypes structure at the
@@ -767,6 +789,14 @@ class PerfEventArray(_EventDecoder, TableBase):
         for r in reader.rings.values():
             self._open_key_fds[r.cpu] = -1
             self._cbs[r.cpu] = (raw_cb_, lost_cb_)
+
+    def read_records(self, timeout=0, raw=False, **open_kw):
+        """The batch form of the callbacks: wait up to ``timeout`` ms (-1: forever,
+        0: not at all), then return every pending record as a list, decoded as
+        event() does (``raw=True``: bytes); see records()."""
+        if self._reader is None:
+            self.open_perf_buffer(lambda cpu, data, size: None, **open_kw)
+        return self._reader.read_records(self._decoder(raw), timeout)
 
     def _open_perf_event(self, cpu, typ, config):
         from . import _sys
@@ -1017,6 +1047,21 @@ class RingBuf(_EventDecoder, TableBase):
 
         self.bpf._open_ring_buffer(self.map, ringbuf_cb_, ctx)
         self._cbs[0] = ringbuf_cb_      # held here for as long as the table lives
+
+    def read_records(self, timeout=0, raw=False):
+        """The batch form of the callback: wait up to ``timeout`` ms (-1: forever, 0:
+        not at all), then every committed record as a list, decoded as event() does
+        (``raw=True``: bytes), the consumer position advanced once per batch."""
+        if self._ringbuf is None:
+            from .events.ringbuf import RingBuffer
+            self._ringbuf = RingBuffer().add(self.map, None)
+        return self._ringbuf.read_records(self._decoder(raw), timeout)
+
+    def close(self):
+        """Release the reader read_records() opened (BPF.cleanup() does it)."""
+        if self._ringbuf is not None:
+            self._ringbuf.close()
+            self._ringbuf = None
 
 
 class QueueStack:

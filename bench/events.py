@@ -110,7 +110,7 @@ def build():
     return obj
 
 
-def run(obj, which, n, rate, pages, gen_python=None):
+def run(obj, which, n, rate, pages, gen_python=None, api="callback"):
     from bcc_core import BPF
     child = spawn(n, rate, gen_python)
     b = BPF(src_file=obj, rodata={"target_tgid": child.pid,
@@ -119,7 +119,19 @@ def run(obj, which, n, rate, pages, gen_python=None):
     lost = [0]
     last = [0]
     try:
-        if which == "perf":
+        if api == "records":        # the batch form: a list of decoded events per wake-up
+            t = b["events" if which == "perf" else "ring"]
+            kw = {"page_cnt": pages, "lost_cb": lambda c: lost.__setitem__(0, lost[0] + c)} \
+                if which == "perf" else {}
+
+            def poll(ms):
+                for e in t.read_records(ms, **kw):
+                    last[0] = e.seq
+                    got[0] += 1
+
+            def consume():
+                poll(0)
+        elif which == "perf":
             t = b["events"]
 
             def cb(cpu, data, size):
@@ -149,8 +161,50 @@ def run(obj, which, n, rate, pages, gen_python=None):
         if child.poll() is None:
             child.kill()
         child.wait()
-    return result("bcc-core", which, n, rate, pages, emitted, got[0], lost[0], elapsed,
-                  gen_time)
+    return result("bcc-core" if api == "callback" else "records", which, n, rate, pages,
+                  emitted, got[0], lost[0], elapsed, gen_time)
+
+
+def decode_cost(obj, which, n=100000, gen_python=None):
+    """Microseconds per event to consume and decode a full buffer (the generator has
+    finished: nothing else runs), with callbacks + event(data) and with read_records()."""
+    from bcc_core import BPF
+    out = {}
+    for api in ("callback", "records"):
+        child = spawn(n, 0, gen_python)
+        b = BPF(src_file=obj, rodata={"target_tgid": child.pid,
+                                      "mode": 1 if which == "perf" else 2})
+        got = [0]
+        try:
+            t = b["events" if which == "perf" else "ring"]
+            if api == "callback":
+                def cb(*a):
+                    got[0] += 1
+                    return t.event(a[1]).seq
+                if which == "perf":
+                    t.open_perf_buffer(lambda cpu, data, size: cb(cpu, data),
+                                       page_cnt=4096)
+                    drain = b.perf_buffer_consume
+                else:
+                    t.open_ring_buffer(lambda ctx, data, size: cb(ctx, data) and 0)
+                    drain = b.ring_buffer_consume
+            else:
+                def drain():
+                    for e in t.read_records(0, **({"page_cnt": 4096} if which == "perf"
+                                                  else {})):
+                        got[0] += 1
+                        e.seq
+                drain()
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            child.wait()
+            t0 = time.perf_counter()
+            drain()
+            dt = time.perf_counter() - t0
+        finally:
+            b.cleanup()
+        out[api] = (dt / max(got[0], 1) * 1e6, got[0])
+    return out
 
 
 HEADER = "%-8s %-5s %6s %9s %9s %9s %9s %9s %12s %12s" % (
@@ -176,9 +230,17 @@ def host(args):
         print(HEADER)
     for rate in args.rate:
         for which in args.which.split(","):
-            r = run(obj, which, args.events, rate, args.pages, args.gen_python)
-            results.append(r)
-            print("RESULT " + json.dumps(r) if args.json else row(r), flush=True)
+            for api in args.api.split(","):
+                r = run(obj, which, args.events, rate, args.pages, args.gen_python, api)
+                results.append(r)
+                print("RESULT " + json.dumps(r) if args.json else row(r), flush=True)
+    if not args.json:
+        for which in args.which.split(","):
+            c = decode_cost(obj, which, gen_python=args.gen_python)
+            print("%s buffer, full, consumed and decoded: callback + event() %.2f us/event "
+                  "(%d), read_records() %.2f us/event (%d): %.2fx"
+                  % (which, c["callback"][0], c["callback"][1], c["records"][0],
+                     c["records"][1], c["callback"][0] / c["records"][0]))
     if args.json:
         return
     # issue 4: nothing lost at 100k events/s with BCC's default 64 pages
@@ -251,6 +313,9 @@ def main():
                          "it can)")
     ap.add_argument("--pages", type=int, default=64, help="perf buffer pages per CPU")
     ap.add_argument("--which", default="perf,ring")
+    ap.add_argument("--api", default="callback,records",
+                    help="callback (BCC's: callback + event(data)) and/or records "
+                    "(read_records(): a decoded batch per wake-up)")
     ap.add_argument("--gen-python", default=sys.executable,
                     help="interpreter running the load generator")
     ap.add_argument("--obj", help="prebuilt events.bpf.o (skips the build)")

@@ -71,3 +71,33 @@ def test_decode_error_skips_only_its_record(bpf_obj, tmp_path):
             with pytest.raises(ValueError, match="record 2"):
                 pb.read_records(bad)
             assert pb.read_records(bad) == [3, 4]
+
+
+@pytest.mark.parametrize("table", ["events", "ring"])
+def test_facade_records_iterator(bpf_obj, table):
+    """``for ev in b["events"].records(timeout=...)``: the same decoded events as the
+    callbacks' event(data), in order; ``raw=True`` gives bytes; read_records() a list."""
+    need_root()
+    import ctypes
+    from bcc_core import BPF
+    obj = bpf_obj("facade")
+    libc = ctypes.CDLL(None)
+    devnull = os.open("/dev/null", os.O_WRONLY)
+    try:
+        with BPF(src_file=obj, rodata={"target_tgid": os.getpid(),
+                                       "target_fd": devnull}) as b:
+            t = b[table]
+            t.read_records(timeout=50)      # opens the buffer; this process's own opens
+            for i in range(5):
+                os.close(os.open("/etc/hostname", os.O_RDONLY))
+            evs = [e for e in t.records(timeout=100) if e.path == b"/etc/hostname"]
+            assert [e.seq for e in evs] == sorted(e.seq for e in evs) and len(evs) == 5
+            assert all(e.pid == os.getpid() for e in evs)
+            os.close(os.open("/etc/hostname", os.O_RDONLY))
+            raw = t.read_records(timeout=100, raw=True)
+            assert raw and all(isinstance(r, bytes) for r in raw)
+            last = [t.event(r) for r in raw if t.event(r).path == b"/etc/hostname"]
+            assert len(last) == 1 and last[0].seq > evs[-1].seq
+    finally:
+        os.close(devnull)
+        del libc

@@ -87,6 +87,17 @@ class _CpuRing:
             pass
 
 
+def _record_maker(decode):
+    """(size, fields, tuple.__new__) when ``decode`` is a struct_view record class (its
+    records are built inline), else None."""
+    size = getattr(decode, "_rec_size", None)
+    fields = getattr(decode, "_rec_unpack", None)
+    if size is None or fields is None or not isinstance(decode, type) or \
+            not issubclass(decode, tuple):
+        return None
+    return size, fields, tuple.__new__
+
+
 class PerfBuffer(EpollReader):
     """Reads a perf event array: one ring per online CPU.
 
@@ -159,6 +170,12 @@ class PerfBuffer(EpollReader):
         return out
 
     def _drain_into(self, r, out, decode):
+        rec_new = _record_maker(decode)
+        if rec_new is not None:
+            return self._drain_records(r, out, decode, *rec_new)
+        return self._drain_generic(r, out, decode)
+
+    def _drain_generic(self, r, out, decode):
         mm = r.mm
         head = _u64.unpack_from(mm, 1024)[0]
         tail = _u64.unpack_from(mm, 1032)[0]
@@ -194,6 +211,34 @@ class PerfBuffer(EpollReader):
                         self.lost_callback(r.cpu, cnt)
         finally:        # what was read is released even if decode raised
             _u64.pack_into(mm, 1032, head if tail > head else tail)
+
+    def _drain_records(self, r, out, cls, size, fields, new):
+        """_drain_into for a struct_view record class, its construction inlined (the
+        batch's hot loop: no Python call per record)."""
+        mm = r.mm
+        head = _u64.unpack_from(mm, 1024)[0]
+        tail = _u64.unpack_from(mm, 1032)[0]
+        rsize, mask, base = r.size, r.mask, r.data_off
+        sample, append = _sample.unpack_from, out.append
+        rest = False
+        try:
+            while tail < head:
+                off = tail & mask
+                pos = base + off
+                if off + 12 <= rsize:
+                    etype, misc, esize, raw = sample(mm, pos)
+                    if etype == PERF_RECORD_SAMPLE and esize >= 8 and \
+                            off + esize <= rsize and raw >= size:
+                        tail += esize
+                        data = mm[pos + 12:pos + 12 + raw]
+                        append(new(cls, (data,) + fields(data)))
+                        continue
+                rest = True     # wrapped, short, lost or corrupt: the general path
+                break
+        finally:
+            _u64.pack_into(mm, 1032, head if tail > head else tail)
+        if rest:
+            self._drain_generic(r, out, cls)
 
     def _deliver(self, cpu, data):
         """A sample that wrapped around the ring's end, as bytes: copied to a scratch

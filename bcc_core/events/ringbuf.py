@@ -89,6 +89,11 @@ class RingBuffer(EpollReader):
             if not ready:
                 return out
         append, u32 = out.append, _u32.unpack_from
+        size = getattr(decode, "_rec_size", None)
+        fields = getattr(decode, "_rec_unpack", None)
+        inline = size is not None and fields is not None and isinstance(decode, type) \
+            and issubclass(decode, tuple)       # a struct_view record: built inline
+        new = tuple.__new__
         for _, _, cons, prod, mask, _ in list(self.rings.values()):
             cpos = _u64.unpack_from(cons, 0)[0]
             ppos = _u64.unpack_from(prod, 0)[0]
@@ -101,7 +106,11 @@ class RingBuffer(EpollReader):
                     length = hdr & ~(BUSY | DISCARD)
                     cpos += (length + HDR + 7) & ~7     # past it, even if decode raises
                     if not hdr & DISCARD:
-                        append(decode(prod[off + HDR:off + HDR + length]))
+                        data = prod[off + HDR:off + HDR + length]
+                        if inline and length >= size:
+                            append(new(decode, (data,) + fields(data)))
+                        else:
+                            append(decode(data))
             finally:
                 _u64.pack_into(cons, 0, cpos)
         return out
