@@ -287,19 +287,21 @@ def guest_mode(args):
         print(row(r))
     print()
     for rate in args.guest_rates:
-        mine = [r for r in results if r["impl"] == "bcc-core" and r["which"] == "perf"
-                and r["target_rate"] == rate]
         theirs = [r for r in results if r["impl"] == "bcc" and r["target_rate"] == rate]
-        if mine and theirs:
-            m, t = mine[0], theirs[0]
-            print("perf buffer, 64 pages, %s: bcc-core %.0f events/s (lost %d, missing %d), "
-                  "BCC %.0f events/s (lost %d, missing %d): ratio bcc-core/BCC %.2f" % (
-                      "unpaced" if not rate else "paced at %.0f/s" % rate,
-                      m["consume_rate"], m["lost"], m["missing"], t["consume_rate"],
-                      t["lost"], t["missing"], m["consume_rate"] / t["consume_rate"]))
-        else:
-            print("rate %s: missing a result (bcc-core %s, BCC %s)" % (
-                rate, bool(mine), bool(theirs)))
+        for impl, how in (("bcc-core", "callbacks"), ("records", "read_records()")):
+            mine = [r for r in results if r["impl"] == impl and r["which"] == "perf"
+                    and r["target_rate"] == rate]
+            if mine and theirs:
+                m, t = mine[0], theirs[0]
+                print("perf buffer, 64 pages, %s: bcc-core (%s) %.0f events/s (lost %d, "
+                      "missing %d), BCC %.0f events/s (lost %d, missing %d): ratio "
+                      "bcc-core/BCC %.2f" % (
+                          "unpaced" if not rate else "paced at %.0f/s" % rate, how,
+                          m["consume_rate"], m["lost"], m["missing"], t["consume_rate"],
+                          t["lost"], t["missing"], m["consume_rate"] / t["consume_rate"]))
+            else:
+                print("rate %s: missing a result (bcc-core %s %s, BCC %s)" % (
+                    rate, how, bool(mine), bool(theirs)))
     if not res.ok:
         print(res.describe(), file=sys.stderr)
         sys.exit(1)
