@@ -105,8 +105,27 @@ def test_rodata_value_too_big(basic):
         Object(data=basic, rodata={"multiplier": 1 << 40}, load=False)
 
 
-def _exercise(data):
-    """Everything user-space does with an object before the kernel sees it."""
+class _Hang(Exception):
+    pass
+
+
+def _exercise(data, seconds=10):
+    """Everything user-space does with an object before the kernel sees it; a mutated
+    object that keeps it busy for ``seconds`` fails the test (no hang)."""
+    import signal
+
+    def hung(signum, frame):
+        raise _Hang("parsing a mutated object took over %d s" % seconds)
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        _exercise_once(data)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _exercise_once(data):
     spec = elf.parse(data, "fuzz.bpf.o")
     o = Object(data=data, spec=spec, load=False)
     if o.btf is not None:
