@@ -84,10 +84,10 @@ def test_perf_batches_equal_single_records(layouts, data):
     start = data.draw(st.integers(0, pages * PAGE - 1)) & ~7     # wraps wherever
     r = _perf_ring(pages, start, items)
     pb = object.__new__(P.PerfBuffer)
-    pb.lost, pb.lost_callback, pb.rings = 0, None, {3: r}
+    pb.lost, pb.lost_by_cpu, pb.lost_callback, pb.rings = 0, {}, None, {3: r}
     got = pb.read_records(cls)
     assert got == want and [bytes(g) for g in got] == [bytes(w) for w in want]
-    assert pb.lost == lost
+    assert pb.lost == lost and pb.lost_by_cpu == ({0: lost} if lost else {})
     assert struct.unpack_from("<Q", r.mm, 1032) == struct.unpack_from("<Q", r.mm, 1024)
     # and the generic path (any decode function) agrees
     r2 = _perf_ring(pages, start, items)

@@ -118,6 +118,7 @@ class PerfBuffer(EpollReader):
         self.callback = callback
         self.lost_callback = lost_callback
         self.lost = 0
+        self.lost_by_cpu = {}       # cpu -> samples the kernel reported lost there
         self.addresses = addresses
         self._scratch = None
         try:
@@ -207,6 +208,7 @@ class PerfBuffer(EpollReader):
                 elif etype == PERF_RECORD_LOST:
                     cnt = _u64.unpack_from(rec, 16)[0]
                     self.lost += cnt
+                    self.lost_by_cpu[r.cpu] = self.lost_by_cpu.get(r.cpu, 0) + cnt
                     if self.lost_callback is not None:
                         self.lost_callback(r.cpu, cnt)
         finally:        # what was read is released even if decode raised
@@ -303,6 +305,7 @@ class PerfBuffer(EpollReader):
             elif etype == PERF_RECORD_LOST:
                 cnt = _u64.unpack_from(rec, 16)[0]
                 self.lost += cnt
+                self.lost_by_cpu[cpu] = self.lost_by_cpu.get(cpu, 0) + cnt
                 if lcb is not None:
                     lcb(cpu, cnt)
             tail += esize
