@@ -30,6 +30,7 @@ LAYER_OF = {
     "bcc_core.events": "events",     # perf buffer, ring buffer, event records
     "bcc_core.compat": "compat",     # BCC C -> CO-RE C, vmlinux.h, clang
     "bcc_core": "bcc",               # BCC's surface: bpf, table, utils, syscall...
+    "bcc_core.bcc": "bcc",           # and the parts of its BPF class and table classes
     "bcc_core.cli": "cli",           # the bcc-core command
     "bcc_core.tools": "tools",       # the ported tools
     "bcc_core._old_paths": "old",    # and bcc_core.X for each _old_paths/X.py
