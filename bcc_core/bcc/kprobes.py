@@ -25,6 +25,21 @@ class Kprobes(object):
     def _count_probes(delta):
         count_probes(delta)
 
+    # BCC's private bookkeeping calls, kept for scripts that reach into them
+    def _add_kprobe_fd(self, ev_name, fn_name, fd):
+        self.attachments.add_kprobe(ev_name, fn_name, fd)
+
+    def _del_kprobe_fd(self, ev_name, fn_name):
+        self.kprobe_fds[ev_name].pop(fn_name)
+        count_probes(-1)
+
+    def _add_uprobe_fd(self, name, fd):
+        self.attachments.add_uprobe(name, fd)
+
+    def _del_uprobe_fd(self, name):
+        self.uprobe_fds.pop(name)
+        count_probes(-1)
+
     @staticmethod
     def _no_kprobes(kind, fn_name, event):
         ok, why = _features.kprobes()

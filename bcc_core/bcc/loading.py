@@ -106,6 +106,7 @@ def _object_source(text, obj, src_file, usdt_contexts, cflags, btf):
 class Function(object):
     """A loaded program: ``name`` (bytes) and its file descriptor ``fd``."""
     __qualname__ = "BPF.Function"
+    __module__ = "bcc_core.bpf"
 
     def __init__(self, bpf, name, fd):
         self.bpf, self.name, self.fd = bpf, name, fd
