@@ -51,7 +51,8 @@ import weakref
 from .attach import link as _link  # noqa: F401
 from .load import features as _features  # noqa: F401
 from .load import map as _map  # noqa: F401
-from .errors import AttachError, BccCoreError, NotSupportedError, SourceFileError  # noqa: F401
+from .errors import (  # noqa: F401
+    AttachError, BccCoreError, NotSupportedError, SourceFileError)
 from .table import PerfEventArray, Table
 from .utils import ArgString, _assert_is_bytes, _str, get_online_cpus  # noqa: F401
 from .bcc.attachments import Attachments, LinkTables, _default_probe_limit  # noqa: F401
@@ -64,7 +65,8 @@ from .bcc.constants import (  # noqa: F401
     _constants, _numbered)
 from .bcc.kprobes import Kprobes
 from .bcc.lazy_ctypes import _class_attr_once, ct
-from .bcc.loading import Loading, _is_elf, _looks_like_c, _object_source, _text_object  # noqa: F401
+from .bcc.loading import (  # noqa: F401
+    Loading, _is_elf, _looks_like_c, _object_source, _text_object)
 from .bcc.maps import _KERNEL_STRUCT_PREFIXES, Tables  # noqa: F401
 from .bcc.polling import Polling
 from .bcc.probes import Attach
