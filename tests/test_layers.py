@@ -30,6 +30,7 @@ LAYER_OF = {
     "bcc_core.events": "events",     # perf buffer, ring buffer, event records
     "bcc_core.compat": "compat",     # BCC C -> CO-RE C, vmlinux.h, clang
     "bcc_core": "bcc",               # BCC's surface: bpf, table, utils, syscall...
+    "bcc_core.bcc": "bcc",           # and the parts of its BPF class and table classes
     "bcc_core.cli": "cli",           # the bcc-core command
     "bcc_core.tools": "tools",       # the ported tools
     "bcc_core._old_paths": "old",    # and bcc_core.X for each _old_paths/X.py
@@ -246,3 +247,29 @@ def test_old_module_paths_still_import():
     assert features.kprobes is importlib.import_module("bcc_core.load.features").kprobes
     with pytest.raises(ImportError):
         importlib.import_module("bcc_core.no_such_module")
+
+
+# the BCC facade's BPF class and table classes, split into bcc_core/bcc/ (issue 14): no
+# module of theirs grows back into a god-module, no function into a god-function
+SPLIT_MODULES = ("bcc_core.bpf", "bcc_core.table", "bcc_core.bcc")
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 80
+
+
+def test_the_split_facade_modules_stay_small():
+    known = modules()
+    split = {m: p for m, p in known.items()
+             if any(m == s or m.startswith(s + ".") for s in SPLIT_MODULES)}
+    assert {"bcc_core.bpf", "bcc_core.table", "bcc_core.bcc.attachments"} <= set(split)
+    big = []
+    for mod, path in sorted(split.items()):
+        src = open(path).read()
+        if src.count("\n") > MAX_MODULE_LINES:
+            big.append("%s: %d lines" % (mod, src.count("\n")))
+        for node in ast.walk(ast.parse(src, path)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    big.append("%s:%d: %s() is %d lines" % (mod, node.lineno, node.name, n))
+    assert not big, "over %d lines a module or %d a function:\n%s" % (
+        MAX_MODULE_LINES, MAX_FUNCTION_LINES, "\n".join(big))
