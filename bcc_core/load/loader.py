@@ -483,7 +483,7 @@ class Object:
         if self.spec.key:
             # an edited engine invalidates its decisions
             cpath = os.path.join(_btf.cache_dir(), "core-%x-%s-%s.%s" % (
-                _record.stamp(_RELO_PY, _RELO_INSN_PY), self.spec.key, self._kernel_key(),
+                _record.stamp(*_RELO_SOURCES), self.spec.key, self._kernel_key(),
                 _record.FORMAT))
             try:
                 with open(cpath, "rb") as f:
@@ -773,9 +773,9 @@ class Object:
 _kfind_cache = {}
 # the CO-RE engine's sources shape the cached decisions (named, not imported: a warm start
 # does not load them)
-_RELO_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "core",
-                        "relo.py")
-_RELO_INSN_PY = os.path.join(os.path.dirname(_RELO_PY), "relo_insn.py")
+_CORE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "core")
+_RELO_SOURCES = tuple(os.path.join(_CORE_DIR, f) for f in (
+    "relo.py", "relo_spec.py", "relo_match.py", "relo_insn.py"))
 
 
 def _write_cache(path, blob):
