@@ -198,7 +198,7 @@ def test_the_checks_see_what_they_must():
     assert find_cycle({"a": {"b": 1}, "b": {}, "c": {"a": 1, "b": 1}}) is None
     known, edges, _ = graph()
     assert "bcc_core.obj.elf" in edges["bcc_core.obj.cache"]       # lazy, in _parse()
-    assert "bcc_core.core.relo" in edges["bcc_core.load.loader"]   # lazy, relative
+    assert "bcc_core.core.relo" in edges["bcc_core.load.relocate"]  # lazy, relative
     assert "bcc_core.obj" in edges["bcc_core.load.loader"]         # the package runs too
     assert layer_of("bcc_core.bpf") == "bcc" and layer_of("bcc_core.cli") == "cli"
     assert layer_of("bcc_core._sys._ffi") == "sys"
