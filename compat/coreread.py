@@ -13,6 +13,22 @@ class KernelReads:
 
     # -- chains ---------------------------------------------------------------------------
     def chain(self, n, mode):
+        steps, n = self._chain_steps(n)
+        base = self.expr(n)
+        st = (base.node, base.type, base.prov, None)      # cur, t, prov, core
+        for kind, arg, node in steps:
+            if kind == ".":
+                st = self._chain_dot(st, arg, node)
+            elif kind == "[]" and isinstance(st[1], Arr):
+                st = self._chain_index(st, arg, node)
+            else:
+                st = self._chain_deref(st, kind, arg, node)
+        return self._chain_result(st, mode, steps)
+
+    @staticmethod
+    def _chain_steps(n):
+        """The member/index/dereference steps of an access chain, leftmost first, and the
+        chain's base expression."""
         steps = []
         while True:
             if isinstance(n, c_ast.StructRef):
@@ -27,85 +43,92 @@ class KernelReads:
             else:
                 break
         steps.reverse()
-        base = self.expr(n)
-        cur, t, prov = base.node, base.type, base.prov
-        core = None
-        for kind, arg, node in steps:
-            if kind == ".":
-                ft, bits = self.member(t, arg, node)
-                if core is not None and core.user is not None:
-                    core.user = c_ast.StructRef(core.user, ".", _id(arg))
-                    core.bitfield = bits
-                elif core is not None:
-                    core.seg = c_ast.StructRef(core.seg, ".", _id(arg)) \
-                        if core.seg is not None else _id(arg)
-                    core.bitfield = bits
-                else:
-                    cur = node if cur is node.name else \
-                        c_ast.StructRef(cur, ".", _id(arg), node.coord)
-                t = ft
-                continue
-            if kind == "[]" and isinstance(t, Arr):
-                idx = self.expr(arg).node
-                if core is not None and core.user is not None:
-                    core.user = c_ast.ArrayRef(core.user, idx)
-                elif core is not None:
-                    if core.seg is None:
-                        self.err("indexing an array through '*' of a kernel pointer is "
-                                 "not supported; use ->", node)
-                    core.seg = c_ast.ArrayRef(core.seg, idx)
-                    core.bitfield = 0
-                else:
-                    cur = node if (cur is node.name and idx is node.subscript) else \
-                        c_ast.ArrayRef(cur, idx, node.coord)
-                t = t.of
-                continue
-            # a dereference: ->, *, or [] on a pointer
-            if not isinstance(t, (Ptr, Arr)):
-                self.err("dereference of a value of type %s that is not a pointer"
-                         % t.spell(), node)
-            to = pointee(t)
-            idx = self.expr(arg).node if kind == "[]" else None
-            kern = core is not None or self.kernel_ptr(t, prov)
-            if kern and kind == "->" and isinstance(to, Rec) and not to.kernel:
+        return steps, n
+
+    def _chain_dot(self, st, arg, node):
+        """``.field``: extends a pending CO-RE access, or the plain expression."""
+        cur, t, prov, core = st
+        ft, bits = self.member(t, arg, node)
+        if core is not None and core.user is not None:
+            core.user = c_ast.StructRef(core.user, ".", _id(arg))
+            core.bitfield = bits
+        elif core is not None:
+            core.seg = c_ast.StructRef(core.seg, ".", _id(arg)) \
+                if core.seg is not None else _id(arg)
+            core.bitfield = bits
+        else:
+            cur = node if cur is node.name else \
+                c_ast.StructRef(cur, ".", _id(arg), node.coord)
+        return cur, ft, prov, core
+
+    def _chain_index(self, st, arg, node):
+        """``[i]`` on an array (not a dereference)."""
+        cur, t, prov, core = st
+        idx = self.expr(arg).node
+        if core is not None and core.user is not None:
+            core.user = c_ast.ArrayRef(core.user, idx)
+        elif core is not None:
+            if core.seg is None:
+                self.err("indexing an array through '*' of a kernel pointer is "
+                         "not supported; use ->", node)
+            core.seg = c_ast.ArrayRef(core.seg, idx)
+            core.bitfield = 0
+        else:
+            cur = node if (cur is node.name and idx is node.subscript) else \
+                c_ast.ArrayRef(cur, idx, node.coord)
+        return cur, t.of, prov, core
+
+    def _chain_deref(self, st, kind, arg, node):
+        """A dereference: ``->``, ``*``, or ``[]`` on a pointer.  Through a kernel pointer
+        it starts or extends a CO-RE access."""
+        cur, t, prov, core = st
+        if not isinstance(t, (Ptr, Arr)):
+            self.err("dereference of a value of type %s that is not a pointer"
+                     % t.spell(), node)
+        to = pointee(t)
+        idx = self.expr(arg).node if kind == "[]" else None
+        kern = core is not None or self.kernel_ptr(t, prov)
+        if kern and kind == "->" and isinstance(to, Rec) and not to.kernel:
+            if core is not None:
+                cur = self.materialize(core, node)
+            core = Core(None)
+            core.user = c_ast.StructRef(cur, "->", _id(arg))
+            prov = "kernel"
+        elif kern:
+            if core is not None and kind == "->" and core.seg is not None \
+                    and not core.bitfield:
+                core.segs.append(core.seg)
+                core.seg = _id(arg)
+            else:
                 if core is not None:
                     cur = self.materialize(core, node)
-                core = Core(None)
-                core.user = c_ast.StructRef(cur, "->", _id(arg))
-                prov = "kernel"
-            elif kern:
-                if core is not None and kind == "->" and core.seg is not None \
-                        and not core.bitfield:
-                    core.segs.append(core.seg)
-                    core.seg = _id(arg)
-                else:
-                    if core is not None:
-                        cur = self.materialize(core, node)
-                    if kind == "->":
-                        core = Core(cur, _id(arg))
-                    elif kind == "*":
-                        core = Core(cur)
-                    else:
-                        core = Core(c_ast.UnaryOp("&", c_ast.ArrayRef(cur, idx)))
-                    core.bitfield = 0
-                prov = "kernel"
-            else:
                 if kind == "->":
-                    cur = node if cur is node.name else \
-                        c_ast.StructRef(cur, "->", _id(arg), node.coord)
+                    core = Core(cur, _id(arg))
                 elif kind == "*":
-                    cur = node if cur is node.expr else c_ast.UnaryOp("*", cur, node.coord)
+                    core = Core(cur)
                 else:
-                    cur = node if (cur is node.name and idx is node.subscript) else \
-                        c_ast.ArrayRef(cur, idx, node.coord)
-                prov = None
+                    core = Core(c_ast.UnaryOp("&", c_ast.ArrayRef(cur, idx)))
+                core.bitfield = 0
+            prov = "kernel"
+        else:
             if kind == "->":
-                ft, bits = self.member(to, arg, node)
-                if core is not None:
-                    core.bitfield = bits
-                t = ft
+                cur = node if cur is node.name else \
+                    c_ast.StructRef(cur, "->", _id(arg), node.coord)
+            elif kind == "*":
+                cur = node if cur is node.expr else c_ast.UnaryOp("*", cur, node.coord)
             else:
-                t = to
+                cur = node if (cur is node.name and idx is node.subscript) else \
+                    c_ast.ArrayRef(cur, idx, node.coord)
+            prov = None
+        if kind == "->":
+            ft, bits = self.member(to, arg, node)
+            if core is not None:
+                core.bitfield = bits
+            return cur, ft, prov, core
+        return cur, to, prov, core
+
+    def _chain_result(self, st, mode, steps):
+        cur, t, prov, core = st
         if core is None:
             if mode == "addr":
                 return R(c_ast.UnaryOp("&", cur), Ptr(t), "direct", addr_of=cur)

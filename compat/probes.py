@@ -29,15 +29,27 @@ class ProbeRules:
         params = [p for p in params if not (isinstance(p, c_ast.Typename) and
                                             _is_void(p))]
         self.funcs[name] = self.rtype(fdecl)
-        storage = list(decl.storage or [])
+        static = "static" in list(decl.storage or [])
+        first_t = self.rtype(params[0].type) if params and \
+            not isinstance(params[0], c_ast.EllipsisParam) else None
+        sec, macro, out_name, ctx_names, kernel_params = self._probe_kind(
+            f, name, fdecl, params, first_t, static)
+        # body
+        self.push()
+        self._declare_params(params, ctx_names, kernel_params, macro, first_t)
+        f.body = self.stmt(f.body)
+        self.pop()
+        return self._funcdef_edits(f, item, params, sec, macro, out_name)
+
+    def _probe_kind(self, f, name, fdecl, params, first_t, static):
+        """What a function definition is: (SEC() name or None for a helper function,
+        BPF_KPROBE/BPF_KSYSCALL/BPF_PROG macro or None, output name, the names of its
+        context parameters, whether its pointer parameters point into the kernel)."""
         sec = None
         macro = None
         out_name = name
         ctx_names = set()
         kernel_params = False
-        static = "static" in storage
-        first_t = self.rtype(params[0].type) if params and \
-            not isinstance(params[0], c_ast.EllipsisParam) else None
         first_is_regs = isinstance(first_t, Ptr) and isinstance(first_t.to, Rec) and \
             first_t.to.name == "pt_regs"
         if name.startswith("__bcc_tracepoint__"):
@@ -100,8 +112,11 @@ class ProbeRules:
             # int f() that nothing calls: a program the script attaches by name (runqlen's
             # do_perf_event()); loaded as the type its attach call implies
             sec = "kprobe"
-        # body
-        self.push()
+        return sec, macro, out_name, ctx_names, kernel_params
+
+    def _declare_params(self, params, ctx_names, kernel_params, macro, first_t):
+        """The parameters' symbols: a probe's context is read directly, a kprobe's other
+        pointer arguments point into the kernel."""
         for p in params:
             if isinstance(p, c_ast.EllipsisParam) or not p.name:
                 continue
@@ -122,8 +137,13 @@ class ProbeRules:
             # KFUNC_PROBE/KRETFUNC_PROBE/LSM_PROBE bodies use ctx (BPF_PROG's u64 *ctx),
             # as in BCC (opensnoop passes it to perf_submit)
             self.declare("ctx", Sym(Ptr(Prim("unsigned long long", 8)), "direct"))
-        f.body = self.stmt(f.body)
-        self.pop()
+
+    def _funcdef_edits(self, f, item, params, sec, macro, out_name):
+        """The edits of a function definition's head: SEC() and the macro signature for a
+        probe, static __always_inline for a helper function."""
+        decl = f.decl
+        name = decl.name
+        fdecl = decl.type
         em = self.em
         src = self.source
         head_lo = src.tok_start[item[0]]

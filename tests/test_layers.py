@@ -246,3 +246,42 @@ def test_old_module_paths_still_import():
     assert features.kprobes is importlib.import_module("bcc_core.load.features").kprobes
     with pytest.raises(ImportError):
         importlib.import_module("bcc_core.no_such_module")
+
+
+# -- size: no module over 600 lines; in the modules split for that, no function over 80 ------
+MAX_MODULE_LINES = 600
+# being split in parallel (issue 14): drop each from here when it is
+TOO_LONG_FOR_NOW = {"bcc_core/bpf.py", "bcc_core/table.py"}
+MAX_FUNCTION_LINES = 80
+# the modules split by concept (issue 14): their functions stay short too
+SHORT_FUNCTIONS = [
+    "compat/translate.py", "compat/tnodes.py", "compat/frontend.py", "compat/checker.py",
+    "compat/coreread.py", "compat/calls.py", "compat/probes.py",
+    "bcc_core/load/loader.py", "bcc_core/load/globaldata.py", "bcc_core/load/relocate.py",
+    "bcc_core/core/relo.py", "bcc_core/core/relo_spec.py", "bcc_core/core/relo_match.py",
+]
+
+
+def test_no_module_is_too_long():
+    long = []
+    for mod, path in sorted(modules().items()):
+        rel = os.path.relpath(path, ROOT)
+        with open(path) as f:
+            n = sum(1 for _ in f)
+        if n > MAX_MODULE_LINES and rel not in TOO_LONG_FOR_NOW:
+            long.append("%s: %d lines" % (rel, n))
+    assert not long, "modules over %d lines (split them by concept):\n%s" % (
+        MAX_MODULE_LINES, "\n".join(long))
+    assert all(os.path.exists(os.path.join(ROOT, p)) for p in TOO_LONG_FOR_NOW)
+
+
+def test_no_function_is_too_long_in_the_split_modules():
+    long = []
+    for rel in SHORT_FUNCTIONS:
+        path = os.path.join(ROOT, rel)
+        for node in ast.walk(ast.parse(open(path).read(), path)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                    node.end_lineno - node.lineno > MAX_FUNCTION_LINES:
+                long.append("%s:%d: %s, %d lines" % (rel, node.lineno, node.name,
+                                                     node.end_lineno - node.lineno))
+    assert not long, "functions over %d lines:\n%s" % (MAX_FUNCTION_LINES, "\n".join(long))
