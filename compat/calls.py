@@ -1,0 +1,211 @@
+"""Calls and BCC's maps: function calls (helpers, ``bpf_trace_printk``, USDT arguments...),
+BCC table methods (``m.lookup()``, ``m.perf_submit()``...) -> helper calls, and BCC's map
+macros -> BTF-defined maps (a mixin of :class:`.translate.Translator`)."""
+from pycparser import c_ast
+
+from .typemodel import (Void, Prim, Ptr, Fn, Rec, pointee, UNSUPPORTED_CALLS, PROBE_READ,
+                        MAP_TYPES, MapDecl)
+from .tnodes import TranslateError, R, _id, _call, _strip_declname
+
+
+class CallRules:
+    """Function calls, map methods and map declarations."""
+
+    def x_FuncCall(self, n, mode):
+        args = n.args.exprs if n.args is not None else []
+        if isinstance(n.name, c_ast.StructRef) and n.name.type == "." and \
+                isinstance(n.name.name, c_ast.ID) and n.name.name.name in self.maps and \
+                self.lookup(n.name.name.name) is None:
+            return self.map_call(n, self.maps[n.name.name.name], n.name.field.name, args)
+        if isinstance(n.name, c_ast.ID):
+            name = n.name.name
+            if name == "offsetof":
+                return R(n, Prim("unsigned long", 8))
+            if name in UNSUPPORTED_CALLS:
+                self.err(UNSUPPORTED_CALLS[name] or "%s is not supported" % name, n, name)
+            if name in ("TP_DATA_LOC_READ", "TP_DATA_LOC_READ_CONST",
+                        "TP_DATA_LOC_READ_STR"):
+                return self.tp_data_loc(n, name, args)
+            if name == "bpf_trace_printk":
+                n.name = _id("bpf_printk", n.name.coord)
+            if name in ("bpf_usdt_readarg", "bpf_usdt_readarg_p"):
+                return self.usdt_readarg(n, name, args)
+            if name in ("memcpy", "__builtin_memcpy") and len(args) == 3:
+                return self.kernel_memcpy(n, args)
+            if name in PROBE_READ and len(args) == 3:
+                return self.probe_read(n, name, args)
+        fr = self.expr(n.name)
+        for i, a in enumerate(args):
+            args[i] = self.expr(a).node
+        ft = fr.type
+        if isinstance(ft, Ptr):
+            ft = ft.to
+        if not isinstance(ft, Fn):
+            self.err("called object is not a function", n)
+        prov = "direct" if getattr(n.name, "name", None) in (
+            "bpf_map_lookup_elem", "bpf_ringbuf_reserve") else None
+        return R(n, ft.ret, prov)
+
+    def note_event(self, m, t):
+        """Remember the record type a perf/ring buffer map carries: the facade decodes
+        b["map"].event(data) with it (emitted as a BTF-visible hint, see emit)."""
+        if isinstance(t, Rec) and t.name and not t.kernel:
+            self.event_types.setdefault(m.name, t.spell())
+
+    def sizeof_type(self, n):
+        if isinstance(n, c_ast.UnaryOp) and n.op == "sizeof":
+            e = n.expr
+            try:
+                return self.rtype(e) if isinstance(e, c_ast.Typename) else self.expr(e).type
+            except TranslateError:
+                return None
+        return None
+
+    def usdt_readarg(self, n, name, args):
+        """bpf_usdt_readarg(N, ctx, &x) -> _bpf_readarg_FN_N(ctx, &x, sizeof(x)), the
+        reader bcc_core.usdt generated for the probe enabled on this function (BCC's
+        rewrite); bpf_usdt_readarg_p(N, ctx, buf, len) reads the user memory the
+        argument points to."""
+        want = 3 if name == "bpf_usdt_readarg" else 4
+        idx = self.const_int(args[0]) if args else None
+        if len(args) != want or idx is None:
+            self.err("%s(N, ctx, %s) takes a constant argument number" % (
+                name, "&dst" if want == 3 else "buf, len"), n, name)
+        fn = "_bpf_readarg_%s_%d" % (self.cur_func, idx)
+        if self.lookup(fn) is None and fn not in self.funcs:
+            self.err("%s(%d, ...) in %s: no USDT probe with an argument %d is enabled on "
+                     "this function (USDT.enable_probe(probe, fn_name=\"%s\") and "
+                     "BPF(..., usdt_contexts=[usdt]))" % (name, idx, self.cur_func, idx,
+                                                          self.cur_func), n, name)
+        rs = [self.expr(a).node for a in args[1:]]
+        em = self.em
+        if want == 3:
+            size = c_ast.UnaryOp("sizeof", c_ast.UnaryOp("*", rs[1]))
+            return R(_call(fn, [rs[0], rs[1], size], n.coord), Prim("int", 4))
+        text = ("({ u64 __bcc_p = 0; %s(%s, &__bcc_p, sizeof(__bcc_p)); "
+                "bpf_probe_read_user(%s, %s, (void *)__bcc_p); })"
+                % (fn, em.render(rs[0]), em.render(rs[1]), em.render(rs[2])))
+        return R(_id(text, n.coord), Prim("long", 8))
+
+    def map_call(self, n, m, meth, args):
+        c = n.coord
+        ref = c_ast.UnaryOp("&", _id(m.name), c)
+        rargs = [self.expr(a) for a in args]
+        targs = [r.node for r in rargs]
+        if meth in ("perf_submit", "perf_submit_skb") and len(rargs) >= 2:
+            self.note_event(m, pointee(rargs[1].type))
+        elif meth == "ringbuf_output" and rargs:
+            self.note_event(m, pointee(rargs[0].type))
+        elif meth == "ringbuf_reserve" and rargs:
+            self.note_event(m, self.sizeof_type(args[0]))
+
+        def want(k):
+            if len(targs) not in (k if isinstance(k, tuple) else (k,)):
+                self.err("%s.%s() takes %s argument(s)" % (m.name, meth, k), n, meth)
+        long_ = Prim("long", 8)
+        if meth == "lookup":
+            want(1)
+            return R(_call("bpf_map_lookup_elem", [ref] + targs, c), Ptr(m.value), "direct")
+        if meth in ("lookup_or_try_init", "lookup_or_init"):
+            want(2)
+            return R(_call("__bcc_lookup_or_try_init", [ref] + targs, c), Ptr(m.value),
+                     "direct")
+        if meth in ("update", "insert"):
+            want(2)
+            flag = "BPF_ANY" if meth == "update" else "BPF_NOEXIST"
+            return R(_call("bpf_map_update_elem", [ref] + targs + [_id(flag)], c), long_)
+        if meth == "delete":
+            want(1)
+            return R(_call("bpf_map_delete_elem", [ref] + targs, c), long_)
+        if meth in ("increment", "atomic_increment"):
+            want((1, 2))
+            if len(targs) == 1:
+                targs.append(c_ast.Constant("int", "1"))
+            fn = "__bcc_map_increment_percpu" if m.percpu and meth == "increment" \
+                else "__bcc_map_increment"
+            return R(_call(fn, [ref] + targs, c), Void())
+        if meth == "perf_submit":
+            want(3)
+            return R(_call("bpf_perf_event_output",
+                           [targs[0], ref, _id("BPF_F_CURRENT_CPU"), targs[1], targs[2]], c),
+                     long_)
+        if meth == "perf_submit_skb":
+            want(4)
+            flags = c_ast.BinaryOp("|", c_ast.BinaryOp("<<", c_ast.Cast(
+                c_ast.Typename(None, [], None, c_ast.TypeDecl(None, [], None,
+                               c_ast.IdentifierType(["u64"]))), targs[1]),
+                c_ast.Constant("int", "32")), _id("BPF_F_CURRENT_CPU"))
+            return R(_call("bpf_perf_event_output", [targs[0], ref, flags, targs[2],
+                                                     targs[3]], c), long_)
+        if meth == "ringbuf_output":
+            want(3)
+            return R(_call("bpf_ringbuf_output", [ref] + targs, c), long_)
+        if meth == "ringbuf_reserve":
+            want(1)
+            return R(_call("bpf_ringbuf_reserve", [ref, targs[0], c_ast.Constant("int", "0")],
+                           c), Ptr(Void()), "direct")
+        if meth in ("ringbuf_submit", "ringbuf_discard"):
+            want(2)
+            return R(_call("bpf_" + meth, targs, c), Void())
+        if meth == "get_stackid":
+            want(2)
+            return R(_call("bpf_get_stackid", [targs[0], ref, targs[1]], c), long_)
+        if meth == "perf_read":
+            want(1)
+            return R(_call("bpf_perf_event_read", [ref, targs[0]], c), Prim("u64", 8))
+        if meth == "call":
+            want(2)
+            return R(_call("bpf_tail_call", [targs[0], ref, targs[1]], c), long_)
+        if meth in ("push", "peek", "pop"):
+            want((1, 2) if meth == "push" else 1)
+            if meth == "push" and len(targs) == 1:
+                targs.append(c_ast.Constant("int", "0"))
+            return R(_call("bpf_map_%s_elem" % meth, [ref] + targs, c), long_)
+        self.err("BCC table method '%s.%s()' is not supported" % (m.name, meth), n,
+                 "." + meth)
+
+    def map_decl(self, d):
+        st = d.type.type
+        name = d.name
+        key_decl = st.decls[0]
+        val_decl = st.decls[1]
+        key_t = self.rtype(key_decl.type).to
+        val_t = self.rtype(val_decl.type).to
+        init = d.init.exprs
+        kind = init[0].value.strip('"')
+        size = init[1]
+        flags = init[2]
+        if kind not in MAP_TYPES:
+            self.err("BPF_TABLE type \"%s\" is not supported" % kind, d, kind)
+        m = MapDecl(name, kind, key_decl.type.type, val_decl.type.type, key_t, val_t,
+                    size, flags, d.coord)
+        self.maps[name] = m
+        mtype = MAP_TYPES[kind]
+        if kind == "histogram":
+            mtype = "BPF_MAP_TYPE_ARRAY" if isinstance(key_t, Prim) and \
+                key_t.name in ("int", "signed int") else "BPF_MAP_TYPE_HASH"
+        g = self.em.printer
+
+        def tyname(node):
+            node = _strip_declname(node)
+            return g.visit(c_ast.Typename(None, [], None, node))
+        lines = ["struct {", "\t__uint(type, %s);" % mtype]
+        if kind == "ringbuf":
+            lines.append("\t__uint(max_entries, (%s) * 4096);" % self.em.render(size))
+        elif kind != "perf_output":
+            lines.append("\t__uint(max_entries, %s);" % self.em.render(size))
+        if kind in ("perf_output", "perf_array", "prog", "cgroup_array"):
+            lines += ["\t__uint(key_size, sizeof(u32));", "\t__uint(value_size, sizeof(u32));"]
+        elif kind == "stacktrace":
+            lines += ["\t__uint(key_size, sizeof(u32));",
+                      "\t__uint(value_size, PERF_MAX_STACK_DEPTH * sizeof(u64));"]
+        elif kind in ("queue", "stack"):
+            lines.append("\t__type(value, %s);" % tyname(m.value_node))
+        elif kind != "ringbuf":
+            lines.append("\t__type(key, %s);" % tyname(m.key_node))
+            lines.append("\t__type(value, %s);" % tyname(m.value_node))
+        fl = self.const_int(flags)
+        if fl or (fl is None and not (isinstance(flags, c_ast.Constant))):
+            lines.append("\t__uint(map_flags, %s);" % self.em.render(flags))
+        lines.append('} %s SEC(".maps");' % name)
+        return " ".join(l.strip() for l in lines)
