@@ -204,14 +204,7 @@ class ArgumentParser:
                 t in ("-h", "--help") or (t.startswith("--h") and "--help".startswith(
                     t.partition("=")[0])) for t in args if t != "--"):
             raise _Fallback
-        values = {}
-        for a in self._args:
-            if a.default is SUPPRESS:
-                continue
-            d = a.default
-            if isinstance(d, str) and a.type is not None and a.takes_value:
-                d = self._convert(a, d)     # argparse converts string defaults
-            values[a.dest] = d
+        values = self._defaults()
         seen = []
         positional = []
         i, n = 0, len(args)
@@ -224,19 +217,7 @@ class ArgumentParser:
 
         def apply(a, text=None):
             seen.append(a)
-            if a.action == "store":
-                values[a.dest] = self._convert(a, text)
-            elif a.action == "append":
-                old = values.get(a.dest)
-                values[a.dest] = (list(old) if old else []) + [self._convert(a, text)]
-            elif a.action == "store_true":
-                values[a.dest] = True
-            elif a.action == "store_false":
-                values[a.dest] = False
-            elif a.action == "store_const":
-                values[a.dest] = a.const
-            else:   # count
-                values[a.dest] = (values.get(a.dest) or 0) + 1
+            self._apply(values, a, text)
 
         while i < n:
             t = args[i]
@@ -277,7 +258,38 @@ class ArgumentParser:
                     break
                 apply(a)
                 j += 1
+        return self._finish(values, seen, positional)
 
+    def _defaults(self):
+        values = {}
+        for a in self._args:
+            if a.default is SUPPRESS:
+                continue
+            d = a.default
+            if isinstance(d, str) and a.type is not None and a.takes_value:
+                d = self._convert(a, d)     # argparse converts string defaults
+            values[a.dest] = d
+        return values
+
+    def _apply(self, values, a, text):
+        """Option ``a`` seen (with ``text`` when it takes a value): its action."""
+        if a.action == "store":
+            values[a.dest] = self._convert(a, text)
+        elif a.action == "append":
+            old = values.get(a.dest)
+            values[a.dest] = (list(old) if old else []) + [self._convert(a, text)]
+        elif a.action == "store_true":
+            values[a.dest] = True
+        elif a.action == "store_false":
+            values[a.dest] = False
+        elif a.action == "store_const":
+            values[a.dest] = a.const
+        else:   # count
+            values[a.dest] = (values.get(a.dest) or 0) + 1
+
+    def _finish(self, values, seen, positional):
+        """Positionals, then what argparse checks after reading (required options,
+        mutually exclusive groups): anything unusual goes to argparse itself."""
         positionals = [a for a in self._args if not a.optional]
         for a in positionals:
             if positional:

@@ -114,6 +114,24 @@ def _match_close(text, i, limit=None):
     raise MaskError("unterminated '%s'" % text[i], i)
 
 
+def _range_end(text, i, hi):
+    """The end of a range's "... b" at i (designators [a ... b], case a ... b:)."""
+    j = i + 3
+    depth = 0
+    while j < hi:
+        d = text[j]
+        if d in "([{":
+            depth += 1
+        elif d in ")}":
+            depth -= 1
+        elif d == "]" and depth == 0 or d == ":" and depth == 0:
+            break
+        elif d == "]":
+            depth -= 1
+        j += 1
+    return j
+
+
 class Masker:
     """Masks text; regions are numbered across every text masked by one Masker (the
     bodies of statement expressions are masked again when they are parsed)."""
@@ -156,94 +174,91 @@ class Masker:
             if c == "(":
                 k = _skip_ws(text, i + 1)
                 if k < hi and text[k] == "{":
-                    end = _match_close(text, i, hi)
-                    body_end = end - 1
-                    while text[body_end - 1] in " \t\r\n":
-                        body_end -= 1
-                    if text[body_end - 1] != "}":
-                        raise MaskError("malformed statement expression", i)
-                    if deep:
-                        self._region([], "S", text, i, end, (k, body_end))
-                        out.append(text[i:k])
-                        out.append(self.mask(text, k, body_end, deep=True))
-                        out.append(text[body_end:end])
-                    else:
-                        self._region(out, "S", text, i, end, (k, body_end))
-                    i = end
+                    i = self._stmt_expr(out, text, i, k, hi, deep)
                     continue
             if c == "." and text.startswith("...", i) and _prev_sig(text, i) not in (",", "("):
-                # a range: [a ... b] or case a ... b: -- blank "... b"
-                j = i + 3
-                depth = 0
-                while j < hi:
-                    d = text[j]
-                    if d in "([{":
-                        depth += 1
-                    elif d in ")}":
-                        depth -= 1
-                    elif d == "]" and depth == 0 or d == ":" and depth == 0:
-                        break
-                    elif d == "]":
-                        depth -= 1
-                    j += 1
+                j = _range_end(text, i, hi)     # [a ... b] or case a ... b: blank "... b"
                 out.append(_blank(text[i:j]))
                 i = j
                 continue
             if c.isalpha() or c == "_":
-                m = _IDENT.match(text, i)
-                word = m.group(0)
-                j = m.end()
-                if i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
-                    out.append(word)        # inside a number such as 0x1f
-                    i = j
-                    continue
-                if word in _ATTRIBUTE:
-                    k = _skip_ws(text, j)
-                    if k < hi and text[k] == "(":
-                        e = _match_close(text, k, hi)
-                        out.append(_blank(text[i:e]))
-                        i = e
-                        continue
-                if word in _BLANK_WORDS:
-                    out.append(" " * len(word))
-                    i = j
-                    continue
-                rep = _KEYWORD_SPELLINGS.get(word)
-                if rep is not None:
-                    out.append(rep.ljust(len(word)))
-                    i = j
-                    continue
-                kind = "T" if word in _TYPEOF else \
-                    "B" if word == "__builtin_types_compatible_p" else None
-                if kind:
-                    k = _skip_ws(text, j)
-                    if k < hi and text[k] == "(":
-                        e = _match_close(text, k, hi)
-                        self._region(out, kind, text, i, e, (k + 1, e - 1))
-                        i = e
-                        continue
-                if word in _ASM:
-                    k = _skip_ws(text, j)
-                    while True:
-                        mq = _IDENT.match(text, k)
-                        if mq and mq.group(0) in _ASM_QUALS:
-                            k = _skip_ws(text, mq.end())
-                            continue
-                        break
-                    if k < hi and text[k] == "(":
-                        e = _match_close(text, k, hi)
-                        prev = _prev_sig(text, i)
-                        if prev.isalnum() or prev in "_]":
-                            out.append(_blank(text[i:e]))      # asm label
-                        else:
-                            self._region(out, "A", text, i, e, (k + 1, e - 1))
-                        i = e
-                        continue
-                out.append(word)
-                i = j
+                i = self._word(out, text, i, hi)
                 continue
             out.append(c)
             i += 1
         masked = "".join(out)
         assert len(masked) == hi - lo, (len(masked), hi - lo)
         return masked
+
+    def _stmt_expr(self, out, text, i, k, hi, deep):
+        """A statement expression ``({ ... })`` at i (its brace at k): a placeholder
+        region, or (``deep``) its brackets kept and its body masked in place.  Returns
+        the offset after it."""
+        end = _match_close(text, i, hi)
+        body_end = end - 1
+        while text[body_end - 1] in " \t\r\n":
+            body_end -= 1
+        if text[body_end - 1] != "}":
+            raise MaskError("malformed statement expression", i)
+        if deep:
+            self._region([], "S", text, i, end, (k, body_end))
+            out.append(text[i:k])
+            out.append(self.mask(text, k, body_end, deep=True))
+            out.append(text[body_end:end])
+        else:
+            self._region(out, "S", text, i, end, (k, body_end))
+        return end
+
+    def _word(self, out, text, i, hi):
+        """The identifier at i: kept, blanked (attributes, __extension__...), respelled
+        (GNU keyword spellings), or the start of a masked region (typeof(),
+        __builtin_types_compatible_p(), asm()).  Returns the offset after it."""
+        m = _IDENT.match(text, i)
+        word, j = m.group(0), m.end()
+        if i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
+            out.append(word)        # inside a number such as 0x1f
+            return j
+        k = _skip_ws(text, j)
+        paren = k < hi and text[k] == "("
+        if word in _ATTRIBUTE and paren:
+            e = _match_close(text, k, hi)
+            out.append(_blank(text[i:e]))
+            return e
+        if word in _BLANK_WORDS:
+            out.append(" " * len(word))
+            return j
+        rep = _KEYWORD_SPELLINGS.get(word)
+        if rep is not None:
+            out.append(rep.ljust(len(word)))
+            return j
+        kind = "T" if word in _TYPEOF else \
+            "B" if word == "__builtin_types_compatible_p" else None
+        if kind and paren:
+            e = _match_close(text, k, hi)
+            self._region(out, kind, text, i, e, (k + 1, e - 1))
+            return e
+        if word in _ASM:
+            return self._asm(out, text, i, j, hi)
+        out.append(word)
+        return j
+
+    def _asm(self, out, text, i, j, hi):
+        """``asm [qualifiers] (...)`` at i (the word ends at j): a masked region, or
+        blanked when it is an asm label after a declarator.  Returns the offset after."""
+        k = _skip_ws(text, j)
+        while True:
+            mq = _IDENT.match(text, k)
+            if mq and mq.group(0) in _ASM_QUALS:
+                k = _skip_ws(text, mq.end())
+                continue
+            break
+        if not (k < hi and text[k] == "("):
+            out.append(text[i:j])
+            return j
+        e = _match_close(text, k, hi)
+        prev = _prev_sig(text, i)
+        if prev.isalnum() or prev in "_]":
+            out.append(_blank(text[i:e]))      # asm label
+        else:
+            self._region(out, "A", text, i, e, (k + 1, e - 1))
+        return e

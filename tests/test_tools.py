@@ -148,11 +148,12 @@ def test_opensnoop_reports_workload(files):
 def test_opensnoop_reports_lost_events(files):
     """A flood of opens into a one-page buffer: the tool says how many events it lost
     (as libbpf-tools do), and what it printed plus what it lost is every open.  The
-    kernel reports a loss with the next record it can write, so the workload opens once
-    more after a pause; the tool (-d) drains its buffer before it exits."""
+    kernel reports a loss with the next record it can write *on the same CPU*, so the
+    workload stays on one CPU and opens once more after a pause; the tool (-d) drains
+    its buffer before it exits."""
     import threading
     n = 30000
-    t = Tool("opensnoop", "-b", "1", "-x", "-d", "4")
+    t = Tool("opensnoop", "-b", "1", "-x", "-d", "8")     # long enough on a busy machine
     t.wait_for("PATH")
     got = {}
     reader = threading.Thread(target=lambda: got.update(zip(("out", "err"),
@@ -160,6 +161,7 @@ def test_opensnoop_reports_lost_events(files):
     reader.start()          # stdout is read while the tool runs: it never blocks on it
     wl = subprocess.Popen([sys.executable, "-S", "-c",
                            "import os,sys,time\n"
+                           "os.sched_setaffinity(0, {0})\n"     # one CPU's ring: see above
                            "def op():\n"
                            "    try: os.open(sys.argv[1], os.O_RDONLY)\n"
                            "    except OSError: pass\n"

@@ -75,28 +75,25 @@ def parse_args(argv=None):
     return make_parser().parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    duration = float(int(args.duration)) if args.duration else None
-    flag_filter_mask = 0
+def _flags_mask(args):
+    """-f O_FLAG...: the mask of open flags to trace (BCC's message on a bad one)."""
+    mask = 0
     for flag in args.flag_filter or []:
         if not flag.startswith("O_"):
             sys.exit("Bad flag: %s" % flag)
         try:
-            flag_filter_mask |= getattr(os, flag)
+            mask |= getattr(os, flag)
         except AttributeError:
             sys.exit("Bad flag: %s" % flag)
-    if args.ebpf:
-        with open(SRC) as f:
-            print(f.read())
-        return 0
+    return mask
 
+
+def _open(args, flags_mask):
+    """The object loaded and attached, its filters set as read-only globals."""
     from bcc_core import BPF
-    from bcc_core.utils import printb, sigterm_exits
-
     rodata = {"targ_pid": int(args.pid or 0), "targ_tid": int(args.tid or 0),
               "targ_uid": int(args.uid or 0), "filter_uid": args.uid is not None,
-              "flags_mask": flag_filter_mask, "full_path": bool(args.full_path),
+              "flags_mask": flags_mask, "full_path": bool(args.full_path),
               "failed_only": bool(args.failed),
               "filter_cgroup": bool(args.cgroupmap), "filter_mntns": bool(args.mntnsmap)}
     reuse = {}
@@ -104,9 +101,11 @@ def main(argv=None):
         reuse["cgroupset"] = args.cgroupmap
     if args.mntnsmap:
         reuse["mount_ns_set"] = args.mntnsmap
-    b = BPF(src_file=OBJ, rodata=rodata, reuse_maps=reuse, event_types={"events": "data_t"})
+    return BPF(src_file=OBJ, rodata=rodata, reuse_maps=reuse,
+               event_types={"events": "data_t"})
 
-    # header
+
+def _print_header(args):
     if args.timestamp:
         print("%-14s" % ("TIME(s)"), end="")
     if args.print_uid:
@@ -118,55 +117,52 @@ def main(argv=None):
     print("PATH")
     sys.stdout.flush()
 
+
+def _event_printer(b, args):
+    """The perf buffer callback: BCC's opensnoop's print_event()."""
+    from bcc_core.utils import printb
     EVENT_ENTRY, EVENT_END = 0, 1
     entries = {}
     state = {"initial_ts": 0}
     name_filter = args.name.encode() if args.name else None
 
+    def print_line(event):
+        fd_s, err = (event.ret, 0) if event.ret >= 0 else (-1, -event.ret)
+        if args.timestamp:
+            delta = event.ts - state["initial_ts"]
+            printb(b"%-14.9f" % (float(delta) / 1000000), nl="")
+        if args.print_uid:
+            printb(b"%-6d" % event.uid, nl="")
+        printb(b"%-6d %-16s %4d %3d " %
+               (event.id & 0xffffffff if args.tid else event.id >> 32,
+                event.comm, fd_s, err), nl="")
+        if args.extended_fields:
+            printb(b"%08o " % event.flags, nl="")
+        if not args.full_path:
+            printb(b"%s" % event.name)
+        else:
+            paths = entries.get(event.id, [])
+            paths.reverse()
+            printb(b"%s" % os.path.join(*paths) if paths else event.name)
+
     def print_event(cpu, data, size):
         event = b["events"].event(data)
         if not args.full_path or event.type == EVENT_END:
-            skip = False
-            if event.ret >= 0:
-                fd_s, err = event.ret, 0
-            else:
-                fd_s, err = -1, -event.ret
             if not state["initial_ts"]:
                 state["initial_ts"] = event.ts
-            if args.failed and event.ret >= 0:
-                skip = True
-            if name_filter and name_filter not in event.comm:
-                skip = True
+            skip = (args.failed and event.ret >= 0) or \
+                (name_filter and name_filter not in event.comm)
             if not skip:
-                if args.timestamp:
-                    delta = event.ts - state["initial_ts"]
-                    printb(b"%-14.9f" % (float(delta) / 1000000), nl="")
-                if args.print_uid:
-                    printb(b"%-6d" % event.uid, nl="")
-                printb(b"%-6d %-16s %4d %3d " %
-                       (event.id & 0xffffffff if args.tid else event.id >> 32,
-                        event.comm, fd_s, err), nl="")
-                if args.extended_fields:
-                    printb(b"%08o " % event.flags, nl="")
-                if not args.full_path:
-                    printb(b"%s" % event.name)
-                else:
-                    paths = entries.get(event.id, [])
-                    paths.reverse()
-                    printb(b"%s" % os.path.join(*paths) if paths else event.name)
+                print_line(event)
             if args.full_path:
                 entries.pop(event.id, None)
         elif event.type == EVENT_ENTRY:
             entries.setdefault(event.id, []).append(event.name)
+    return print_event
 
-    lost = [0]
 
-    def count_lost(n):
-        lost[0] += n
-
-    b["events"].open_perf_buffer(print_event, page_cnt=args.buffer_pages,
-                                 lost_cb=count_lost)
-    sigterm_exits()
+def _poll(b, duration):
+    """Poll until Ctrl-C (or for ``duration`` seconds, then drain)."""
     deadline = time.monotonic() + duration if duration else None
     try:
         while True:
@@ -180,7 +176,32 @@ def main(argv=None):
     except KeyboardInterrupt:
         pass
     finally:
-        b.perf_buffer_consume() if deadline is not None else None
+        if deadline is not None:
+            b.perf_buffer_consume()
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    duration = float(int(args.duration)) if args.duration else None
+    flags_mask = _flags_mask(args)
+    if args.ebpf:
+        with open(SRC) as f:
+            print(f.read())
+        return 0
+    from bcc_core.utils import sigterm_exits
+    b = _open(args, flags_mask)
+    _print_header(args)
+    lost = [0]
+
+    def count_lost(n):
+        lost[0] += n
+
+    b["events"].open_perf_buffer(_event_printer(b, args), page_cnt=args.buffer_pages,
+                                 lost_cb=count_lost)
+    sigterm_exits()
+    try:
+        _poll(b, duration)
+    finally:
         b.cleanup()
         if lost[0]:     # as libbpf-tools do; -b raises the buffer's size
             sys.stderr.write("lost %d events\n" % lost[0])

@@ -244,6 +244,34 @@ def compute(local_btf, relos, target_btf, cand_cache=None):
     return out
 
 
+def _best_candidate(kind, local, cands, err):
+    """The relocation result over the matching candidates, which must all agree (else
+    AmbiguousRelocationError); (result, its target spec, why the others did not match).
+    ``cands`` keeps only the matching ones: later records on this type try those."""
+    matched, reasons = [], []
+    best = best_spec = None
+    for tb, tid in cands:
+        try:
+            tspec = _spec_match(local, tb, tid)
+        except _NoMatch as e:
+            reasons.append(str(e.args[0]))
+            continue
+        res = _calc_relo(kind, local, tspec)
+        if best is None:
+            best, best_spec = res, tspec
+        elif (tspec.bit_offset != best_spec.bit_offset or res.poison != best.poison
+              or res.new_val != best.new_val):
+            what = ("field offset" if tspec.bit_offset != best_spec.bit_offset
+                    else "relocation decision")
+            raise err("%s ambiguity: candidate %s gives %s, candidate %s gives %s" % (
+                what, best_spec.detail(), _res_str(best, best_spec), tspec.detail(),
+                _res_str(res, tspec)), AmbiguousRelocationError)
+        matched.append((tb, tid))
+    if matched:
+        cands[:] = matched
+    return best, best_spec, reasons
+
+
 def _compute_one(local_btf, section, relo_idx, relo, targets, cache):
     kind = relo.kind
     d = Decision(section, relo.insn_off // 8, relo_idx, kind, relo.type_id, relo.access)
@@ -279,28 +307,7 @@ def _compute_one(local_btf, section, relo_idx, relo, targets, cache):
                 raise _Fail("no target BTF given")
             cands = cache[relo.type_id] = _find_cands(local_btf, lt, targets)
         d.candidates = len(cands)
-        matched = []
-        reasons = []
-        best = best_spec = None
-        for tb, tid in cands:
-            try:
-                tspec = _spec_match(local, tb, tid)
-            except _NoMatch as e:
-                reasons.append(str(e.args[0]))
-                continue
-            res = _calc_relo(kind, local, tspec)
-            if best is None:
-                best, best_spec = res, tspec
-            elif (tspec.bit_offset != best_spec.bit_offset or res.poison != best.poison
-                  or res.new_val != best.new_val):
-                what = ("field offset" if tspec.bit_offset != best_spec.bit_offset
-                        else "relocation decision")
-                raise err("%s ambiguity: candidate %s gives %s, candidate %s gives %s" % (
-                    what, best_spec.detail(), _res_str(best, best_spec), tspec.detail(),
-                    _res_str(res, tspec)), AmbiguousRelocationError)
-            matched.append((tb, tid))
-        if matched:
-            cands[:] = matched       # later records on this type only try these
+        best, best_spec, reasons = _best_candidate(kind, local, cands, err)
         if best is None:
             best = _calc_relo(kind, local, None)
             if not cands:

@@ -7,7 +7,7 @@ import struct
 from .. import _sys
 from .._sys import ffi
 from ..errors import LoadError, NotSupportedError, VerifierError, syscall_error
-from ..obj.sec import ATTACH_BTF, EXT, LSM, PROG_TYPE_NAMES, SLEEPABLE, TRACING
+from ..obj.sec import EXT, LSM, PROG_TYPE_NAMES, SLEEPABLE, TRACING
 
 F_SLEEPABLE = 1 << 4
 F_XDP_HAS_FRAGS = 1 << 5
@@ -108,8 +108,21 @@ def load(prog, license, kern_version=0, btf_fd=0, func_info=b"", func_info_rec=8
          sec_def=None):
     """Load ``prog.insns``; sets prog.fd.  Raises VerifierError / NotSupportedError.
     ``sec_def``: load as that section kind instead of the program's own."""
-    spec = prog.spec
-    sd = sec_def or spec.sec_def
+    sd = sec_def or prog.spec.sec_def
+    a, keep = _load_attr(prog, sd, license, kern_version, btf_fd, func_info,
+                         func_info_rec, line_info, line_info_rec, attach_btf_obj_fd,
+                         fd_array)
+    fd, err = _sys.bpf_errno(_sys.BPF_PROG_LOAD, a)
+    if fd >= 0:
+        prog.fd = fd
+        return fd
+    return _load_refused(prog, sd, a, err)
+
+
+def _load_attr(prog, sd, license, kern_version, btf_fd, func_info, func_info_rec,
+               line_info, line_info_rec, attach_btf_obj_fd, fd_array):
+    """The BPF_PROG_LOAD attr for ``prog`` and the buffers it points into (keep them
+    alive while it is used)."""
     insns = prog.insns
     a = _sys.new_attr()
     p = a.prog_load
@@ -151,12 +164,16 @@ def load(prog, license, kern_version=0, btf_fd=0, func_info=b"", func_info_rec=8
         fa = ffi.new("int[]", fd_array)
         keep.append(fa)
         p.fd_array = _sys.ptr(fa)
-    fd, err = _sys.bpf_errno(_sys.BPF_PROG_LOAD, a)
-    if fd >= 0:
-        prog.fd = fd
-        return fd
+    return a, keep
+
+
+def _load_refused(prog, sd, a, err):
+    """BPF_PROG_LOAD failed with ``err``: the typed error that says why (a kernel
+    without the feature, no privileges, or the verifier's log and source line), after
+    one retry with a verifier log (which returns the fd if that load succeeds)."""
+    insns, p = prog.insns, a.prog_load
     what = "program '%s' (%s, SEC(\"%s\"))" % (prog.name, PROG_TYPE_NAMES[sd.prog_type],
-                                              spec.section)
+                                              prog.spec.section)
     # kernel lacks the feature?
     if sd.prog_type in (TRACING, LSM, EXT) and err in (errno.EPERM, 524, errno.EOPNOTSUPP):
         from . import features
