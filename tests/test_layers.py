@@ -302,3 +302,23 @@ def test_no_function_is_too_long():
                 if n > MAX_FUNCTION_LINES:
                     long.append("%s:%d: %s, %d lines" % (rel, node.lineno, node.name, n))
     assert not long, "functions over %d lines:\n%s" % (MAX_FUNCTION_LINES, "\n".join(long))
+
+
+def test_every_package_is_installed():
+    """pyproject.toml lists every package directory (an editable install finds them all,
+    so only a real ``pip install .`` would show one missing)."""
+    import re
+    with open(os.path.join(ROOT, "pyproject.toml")) as f:
+        text = f.read()
+    listed = set(re.findall(r'"(bcc_core[\w.]*)"',
+                            re.search(r"^packages = \[(.*?)\]", text, re.S | re.M).group(1)))
+    found = set()
+    for pkg, rel in SOURCES.items():
+        top = os.path.join(ROOT, rel)
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            if "__init__.py" in filenames:
+                sub = os.path.relpath(dirpath, top).replace(os.sep, ".")
+                found.add(pkg if sub == "." else pkg + "." + sub)
+    assert found == listed, ("missing from pyproject.toml", found - listed,
+                             "listed but absent", listed - found)
