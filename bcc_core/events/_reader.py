@@ -25,6 +25,16 @@ class EpollReader:
             return 0
         return sum(self._drain(self.rings[fd]) for fd, _ in ready)
 
+    def _wait(self, timeout_ms):
+        """For the batch readers: wait up to ``timeout_ms`` (-1: forever, 0: not at all);
+        False when the wait ended with nothing to read."""
+        if not timeout_ms:
+            return True
+        try:
+            return bool(self.ep.poll(timeout_ms / 1000.0 if timeout_ms > 0 else -1))
+        except InterruptedError:
+            return False
+
     def consume(self):
         """Read every ring without waiting."""
         return sum(self._drain(r) for r in list(self.rings.values()))
@@ -44,3 +54,14 @@ class EpollReader:
 
     def __exit__(self, *a):
         self.close()
+
+
+def record_maker(decode):
+    """(size, scalar fields' unpack, tuple.__new__) when ``decode`` is a struct_view
+    record class, whose records the batch readers build inline; else None."""
+    size = getattr(decode, "_rec_size", None)
+    fields = getattr(decode, "_rec_unpack", None)
+    if size is None or fields is None or not isinstance(decode, type) or \
+            not issubclass(decode, tuple):
+        return None
+    return size, fields, tuple.__new__

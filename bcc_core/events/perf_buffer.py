@@ -5,7 +5,7 @@ import os
 import struct
 
 from .. import _sys
-from ._reader import EpollReader
+from ._reader import EpollReader, record_maker
 from ..errors import BccCoreError
 from .._sys import PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_FLAG_FD_CLOEXEC
 
@@ -87,17 +87,6 @@ class _CpuRing:
             pass
 
 
-def _record_maker(decode):
-    """(size, fields, tuple.__new__) when ``decode`` is a struct_view record class (its
-    records are built inline), else None."""
-    size = getattr(decode, "_rec_size", None)
-    fields = getattr(decode, "_rec_unpack", None)
-    if size is None or fields is None or not isinstance(decode, type) or \
-            not issubclass(decode, tuple):
-        return None
-    return size, fields, tuple.__new__
-
-
 class PerfBuffer(EpollReader):
     """Reads a perf event array: one ring per online CPU.
 
@@ -159,19 +148,14 @@ class PerfBuffer(EpollReader):
         ``decode``'s.  Lost-sample records are counted in ``self.lost`` and passed to
         ``lost_callback``."""
         out = []
-        if timeout_ms:
-            try:
-                ready = self.ep.poll(timeout_ms / 1000.0 if timeout_ms > 0 else -1)
-            except InterruptedError:
-                ready = ()
-            if not ready:
-                return out
+        if not self._wait(timeout_ms):
+            return out
         for r in list(self.rings.values()):
             self._drain_into(r, out, decode)
         return out
 
     def _drain_into(self, r, out, decode):
-        rec_new = _record_maker(decode)
+        rec_new = record_maker(decode)
         if rec_new is not None:
             return self._drain_records(r, out, decode, *rec_new)
         return self._drain_generic(r, out, decode)

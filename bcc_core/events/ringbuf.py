@@ -3,7 +3,7 @@ import mmap
 import struct
 
 from .. import _sys
-from ._reader import EpollReader
+from ._reader import EpollReader, record_maker
 
 PAGE = mmap.PAGESIZE
 BUSY = 1 << 31
@@ -81,19 +81,12 @@ class RingBuffer(EpollReader):
         consumer position advances once per ring per batch.  {map name: list} is not
         kept: records of several maps come in ring order, one map after the other."""
         out = []
-        if timeout_ms:
-            try:
-                ready = self.ep.poll(timeout_ms / 1000.0 if timeout_ms > 0 else -1)
-            except InterruptedError:
-                ready = ()
-            if not ready:
-                return out
+        if not self._wait(timeout_ms):
+            return out
         append, u32 = out.append, _u32.unpack_from
-        size = getattr(decode, "_rec_size", None)
-        fields = getattr(decode, "_rec_unpack", None)
-        inline = size is not None and fields is not None and isinstance(decode, type) \
-            and issubclass(decode, tuple)       # a struct_view record: built inline
-        new = tuple.__new__
+        maker = record_maker(decode)            # a struct_view record: built inline
+        inline = maker is not None
+        size, fields, new = maker or (0, None, None)
         for _, _, cons, prod, mask, _ in list(self.rings.values()):
             cpos = _u64.unpack_from(cons, 0)[0]
             ppos = _u64.unpack_from(prod, 0)[0]
