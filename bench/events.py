@@ -110,6 +110,56 @@ def build():
     return obj
 
 
+def build_c(obj):
+    """bench/events_libbpf.c against a bpftool skeleton of ``obj``: the path of the
+    binary, or None (with the reason on stderr) when gcc or libbpf-dev is missing."""
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    bpftool = shutil.which("bpftool") or "/usr/sbin/bpftool"
+    if not gcc or not os.path.exists("/usr/include/bpf/libbpf.h") or \
+            not os.path.exists(bpftool):
+        print("no libbpf C consumer: it needs gcc, bpftool and libbpf-dev", file=sys.stderr)
+        return None
+    src = os.path.join(HERE, "events_libbpf.c")
+    with open(src, "rb") as f, open(obj, "rb") as g:
+        h = hashlib.sha1(f.read() + g.read()).hexdigest()[:12]
+    d = os.path.join(os.path.dirname(obj), "libbpf-" + h)
+    exe = os.path.join(d, "events_libbpf")
+    if not os.path.exists(exe):
+        os.makedirs(d, exist_ok=True)
+        skel = subprocess.run([bpftool, "gen", "skeleton", obj, "name", "events_bpf"],
+                              check=True, capture_output=True).stdout
+        with open(os.path.join(d, "events.skel.h"), "wb") as f:
+            f.write(skel)
+        subprocess.run([gcc, "-O2", "-I", d, src, "-o", exe + ".tmp", "-lbpf", "-lelf", "-lz"],
+                       check=True)
+        os.rename(exe + ".tmp", exe)
+    return exe
+
+
+def run_c(exe, n, rate, pages, gen_python=None):
+    """The libbpf C consumer (build_c) on the same generator and window as run()."""
+    import signal
+    child = spawn(n, rate, gen_python)
+    c = subprocess.Popen([exe, str(child.pid), str(pages)], stdout=subprocess.PIPE, text=True)
+    try:
+        if c.stdout.readline().strip() != "ready":
+            raise RuntimeError("the libbpf consumer failed to start")
+        t0 = time.perf_counter()
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        child.wait()
+        c.send_signal(signal.SIGUSR1)
+        emitted, got, lost = (int(x) for x in c.stdout.readline().split())
+        elapsed = time.perf_counter() - t0
+        gen_time = float(child.stdout.read().strip() or "nan")
+    finally:
+        for p in (c, child):
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+    return result("libbpf", "perf", n, rate, pages, emitted, got, lost, elapsed, gen_time)
+
+
 def run(obj, which, n, rate, pages, gen_python=None, api="callback"):
     from bcc_core import BPF
     child = spawn(n, rate, gen_python)
@@ -228,15 +278,27 @@ def host(args):
     results = []
     if not args.json:
         print(HEADER)
+    apis = args.api.split(",")
+    exe = (args.c_exe or build_c(obj)) if "libbpf" in apis else None
     for rate in args.rate:
         for which in args.which.split(","):
-            for api in args.api.split(","):
-                r = run(obj, which, args.events, rate, args.pages, args.gen_python, api)
+            for api in apis:
+                if api == "libbpf":
+                    if which != "perf" or exe is None:
+                        continue
+                    r = run_c(exe, args.events, rate, args.pages, args.gen_python)
+                else:
+                    r = run(obj, which, args.events, rate, args.pages, args.gen_python, api)
                 results.append(r)
                 print("RESULT " + json.dumps(r) if args.json else row(r), flush=True)
-    if not args.json:
+    if args.decode_cost or not args.json:
         for which in args.which.split(","):
             c = decode_cost(obj, which, gen_python=args.gen_python)
+            if args.json:
+                for api, (us, n) in sorted(c.items()):
+                    print("COST " + json.dumps(dict(impl="bcc-core", which=which, api=api,
+                                                    us_per_event=us, events=n)))
+                continue
             print("%s buffer, full, consumed and decoded: callback + event() %.2f us/event "
                   "(%d), read_records() %.2f us/event (%d): %.2fx"
                   % (which, c["callback"][0], c["callback"][1], c["records"][0],
@@ -260,35 +322,49 @@ def guest_mode(args):
     import guest
     import shlex
     obj = args.obj or build()
+    exe = build_c(obj)                  # the guest cannot write the cache
     gen = "/usr/bin/python3"            # one generator interpreter for both sides
     q = shlex.quote
     lines = ["echo guest kernel $(uname -r), $(nproc) CPUs",
              "/usr/bin/python3 -c 'import bcc; print(\"BCC\", bcc.__version__)' 2>&1 | tail -1"]
+    if args.decode_cost:
+        lines.append("%s %s --obj %s --which perf --rate '' --decode-cost --json "
+                     "--gen-python %s" % (q(sys.executable), q(os.path.join(HERE, "events.py")),
+                                          q(obj), gen))
+        lines.append("%s %s --decode-cost --json --gen-python %s" % (
+            gen, q(os.path.join(HERE, "events_bcc.py")), gen))
     for rate in args.guest_rates:
         n = int(rate * args.guest_seconds) if rate else args.guest_events
         common = "--events %d --rate %s --pages 64 --gen-python %s --json" % (n, rate, gen)
-        lines.append("%s %s --obj %s --which %s %s" % (
+        lines.append("%s %s --obj %s --which %s --api callback,records%s %s" % (
             q(sys.executable), q(os.path.join(HERE, "events.py")), q(obj),
-            args.guest_which, common))
+            args.guest_which, ",libbpf --c-exe " + q(exe) if exe else "", common))
         lines.append("%s %s %s" % (gen, q(os.path.join(HERE, "events_bcc.py")), common))
     script = "\n".join(lines)
     print("booting the guest: rates %s (%d events unpaced, %g s of events paced)..." % (
         ", ".join("%.0f/s" % r if r else "unpaced" for r in args.guest_rates),
         args.guest_events, args.guest_seconds), flush=True)
     res = guest.run(script, timeout=args.guest_timeout)
-    results = []
+    results, costs = [], []
     for line in res.output.splitlines():
         if line.startswith("RESULT "):
             results.append(json.loads(line[7:]))
+        elif line.startswith("COST "):
+            costs.append(json.loads(line[5:]))
         else:
             print("guest: " + line)
+    for c in costs:
+        print("guest perf buffer, full, consumed and decoded: %s %s %.2f us/event (%d)" % (
+            c["impl"], {"callback": "callback + event()", "records": "read_records()"}[
+                c["api"]], c["us_per_event"], c["events"]))
     print(HEADER)
     for r in results:
         print(row(r))
     print()
     for rate in args.guest_rates:
         theirs = [r for r in results if r["impl"] == "bcc" and r["target_rate"] == rate]
-        for impl, how in (("bcc-core", "callbacks"), ("records", "read_records()")):
+        for impl, how in (("bcc-core", "callbacks"), ("records", "read_records()"),
+                          ("libbpf", "libbpf-tools-style C")):
             mine = [r for r in results if r["impl"] == impl and r["which"] == "perf"
                     and r["target_rate"] == rate]
             if mine and theirs:
@@ -315,13 +391,18 @@ def main():
                          "it can)")
     ap.add_argument("--pages", type=int, default=64, help="perf buffer pages per CPU")
     ap.add_argument("--which", default="perf,ring")
-    ap.add_argument("--api", default="callback,records",
-                    help="callback (BCC's: callback + event(data)) and/or records "
-                    "(read_records(): a decoded batch per wake-up)")
+    ap.add_argument("--api", default="callback,records,libbpf",
+                    help="callback (BCC's: callback + event(data)), records "
+                    "(read_records(): a decoded batch per wake-up), libbpf (the C "
+                    "reference, bench/events_libbpf.c; perf buffer only)")
+    ap.add_argument("--c-exe", help="a prebuilt bench/events_libbpf.c")
     ap.add_argument("--gen-python", default=sys.executable,
                     help="interpreter running the load generator")
     ap.add_argument("--obj", help="prebuilt events.bpf.o (skips the build)")
     ap.add_argument("--json", action="store_true", help="print RESULT <json> lines")
+    ap.add_argument("--decode-cost", action="store_true",
+                    help="also measure the cost of consuming a full buffer (us/event; "
+                    "--guest: bcc-core's and BCC's)")
     ap.add_argument("--guest", action="store_true",
                     help="compare with BCC's perf buffer in the 6.1 guest")
     ap.add_argument("--guest-events", type=int, default=300000,

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from bcc_core import btf as B
 from bcc_core.events import perf_buffer as P
 from bcc_core.events import ringbuf as R
+from bcc_core.events._reader import EpollReader
+from bcc_core.events.batch import RunDecoders
 from bcc_core.events.struct_view import record_for
 
 PAGE = mmap.PAGESIZE
@@ -32,6 +34,14 @@ def layouts():
         except Exception:
             continue
     return out
+
+
+def _reader(cls):
+    """A reader of ``cls`` without kernel rings (its rings are set by the test)."""
+    rd = object.__new__(cls)
+    EpollReader.__init__(rd)
+    rd._runs = RunDecoders()
+    return rd
 
 
 class _Ring:            # what PerfBuffer's drain reads of a _CpuRing
@@ -83,7 +93,7 @@ def test_perf_batches_equal_single_records(layouts, data):
         pages *= 2
     start = data.draw(st.integers(0, pages * PAGE - 1)) & ~7     # wraps wherever
     r = _perf_ring(pages, start, items)
-    pb = object.__new__(P.PerfBuffer)
+    pb = _reader(P.PerfBuffer)
     pb.lost, pb.lost_by_cpu, pb.lost_callback, pb.rings = 0, {}, None, {3: r}
     got = pb.read_records(cls)
     assert got == want and [bytes(g) for g in got] == [bytes(w) for w in want]
@@ -118,7 +128,47 @@ def test_ring_batches_equal_single_records(layouts, data):
             want.append(cls(raw))
     struct.pack_into("<Q", cons, 0, start)
     struct.pack_into("<Q", prod, 0, pos)
-    rb = object.__new__(R.RingBuffer)
+    rb = _reader(R.RingBuffer)
     rb.rings = {5: (None, None, cons, prod, size - 1, 0)}
     assert rb.read_records(cls) == want
     assert struct.unpack_from("<Q", cons, 0)[0] == pos
+
+
+@pytest.mark.parametrize("kind", ["perf", "ring"])
+def test_long_runs_take_the_run_decoder(layouts, kind):
+    """Hundreds of equal records, wrapping around the ring's end, with one record of
+    another data size (same stride: 4 more bytes of data) in the middle of the run:
+    decoded by batch.RunDecoder (one entry made per shape), equal to single decoding."""
+    cls = next(c for c in layouts if c._rec_size % 8 == 0 and c._rec_size >= 16)
+    rnd = random.Random(3)
+    raws = [bytes(rnd.getrandbits(8) for _ in range(cls._rec_size)) for _ in range(600)]
+    raws[300] += b"\1\2\3\4"
+    want = [cls(r) for r in raws]
+    if kind == "perf":
+        pages = 1
+        while (cls._rec_size + 16) * len(raws) > pages * PAGE:
+            pages *= 2
+        r = _perf_ring(pages, (pages * PAGE) // 2, [("s", v) for v in raws])
+        rd = _reader(P.PerfBuffer)
+        rd.lost, rd.lost_by_cpu, rd.lost_callback, rd.rings = 0, {}, None, {3: r}
+    else:
+        size = 1 << 20
+        cons, prod = mmap.mmap(-1, PAGE), mmap.mmap(-1, PAGE + 2 * size)
+        pos = start = size - 40 * (cls._rec_size + 8)
+        for raw in raws:
+            rec = struct.pack("<II", len(raw), 0) + raw
+            rec += b"\0" * (-len(rec) % 8)
+            for base in (PAGE, PAGE + size):
+                q = base + pos % size
+                n = min(len(rec), PAGE + size + (base - PAGE) - q)
+                prod[q:q + n] = rec[:n]
+                if n < len(rec):
+                    prod[base:base + len(rec) - n] = rec[n:]
+            pos += len(rec)
+        struct.pack_into("<Q", cons, 0, start)
+        struct.pack_into("<Q", prod, 0, pos)
+        rd = _reader(R.RingBuffer)
+        rd.rings = {5: (None, None, cons, prod, size - 1, 0)}
+    got = rd.read_records(cls)
+    assert got == want and [bytes(g) for g in got] == [bytes(w) for w in want]
+    assert any(k[0] is cls for k in rd._runs)

@@ -126,15 +126,21 @@ class PerfEventArray(_EventDecoder, TableBase):
                 pass
             os.close(fd)
 
-    def open_perf_buffer(self, callback, page_cnt=8, lost_cb=None, wakeup_events=1):
-        """open_perf_buffer(callback, page_cnt=8, lost_cb=None)
+    def open_perf_buffer(self, callback, page_cnt=8, lost_cb=None, wakeup_events=1,
+                         coalesce_ms=None):
+        """open_perf_buffer(callback, page_cnt=8, lost_cb=None, wakeup_events=1)
 
         Start receiving the records the BPF program writes to this map with
         bpf_perf_event_output: one buffer of ``page_cnt`` pages (a power of two) per
         CPU.  BPF.perf_buffer_poll() then calls ``callback(cpu, data, size)`` for each
         record and ``lost_cb(count)`` when records were dropped; without a
         ``lost_cb``, drops are reported on stderr as BCC does ("Possibly lost N
-        samples").
+        samples").  ``wakeup_events``: records per wake-up, as in BCC.
+
+        While records stream in faster than one per ``coalesce_ms`` (default 1 ms),
+        the poll gathers them for up to that long between passes instead of waking
+        per record; ``coalesce_ms=0`` turns that off (see
+        :class:`bcc_core.events._reader.EpollReader`).
         """
         if page_cnt & (page_cnt - 1):
             raise Exception("Perf buffer page_cnt must be a power of two")
@@ -151,7 +157,8 @@ class PerfEventArray(_EventDecoder, TableBase):
                 sys.stderr.write("Possibly lost %d samples\n" % lost)
 
         try:
-            reader = PerfBuffer(self.map, raw_cb_, lost_cb_, page_cnt, addresses=True)
+            reader = PerfBuffer(self.map, raw_cb_, lost_cb_, page_cnt, addresses=True,
+                                wakeup_events=wakeup_events, coalesce_ms=coalesce_ms)
         except OSError as e:
             raise Exception("Could not open perf buffer: %s" % e) from e
         self._reader = reader

@@ -2,8 +2,7 @@
 opened with table.open_perf_buffer / open_ring_buffer, drained by perf_buffer_poll,
 ring_buffer_poll and their *_consume; one epoll over every CPU ring of several perf
 buffers."""
-import select
-
+from ..events._reader import ReaderGroup
 from ..table import PerfEventArray, RingBuf
 
 
@@ -33,27 +32,17 @@ class Polling(object):
         if len(readers) == 1:
             readers[0].poll(timeout)
             return
-        # one epoll over every CPU ring of every reader (nested epolls do not report
-        # readiness reliably); rebuilt when buffers are opened or closed
+        # one epoll over every CPU ring of every reader, rebuilt when buffers are
+        # opened or closed
         key = tuple(id(r) for r in readers)
         if self._perf_epoll is None or self._perf_epoll[0] != key:
             if self._perf_epoll is not None:
                 self._perf_epoll[1].close()
-            ep = select.epoll()
-            owner = {}
-            for r in readers:
-                for fd in r.rings:
-                    ep.register(fd, select.EPOLLIN)
-                    owner[fd] = r
-            self._perf_epoll = (key, ep, owner)
-        _, ep, owner = self._perf_epoll
-        try:
-            ready = ep.poll(timeout / 1000.0 if timeout >= 0 else -1)
-        except InterruptedError:
-            return
-        for fd, _ in ready:
-            r = owner[fd]
-            r._drain(r.rings[fd])
+            self._perf_epoll = (key, ReaderGroup(readers))
+            # records written before this epoll existed are not reported by it
+            if self._perf_epoll[1].consume():
+                return
+        self._perf_epoll[1].poll(timeout)
 
     def perf_buffer_consume(self):
         """Hand every record waiting in the perf buffers to the callbacks, without

@@ -6,6 +6,7 @@ import struct
 
 from .. import _sys
 from ._reader import EpollReader, record_maker
+from .batch import RunDecoders, same_fields
 from ..errors import BccCoreError
 from .._sys import PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_FLAG_FD_CLOEXEC
 
@@ -19,6 +20,7 @@ PAGE = mmap.PAGESIZE
 _u64 = struct.Struct("<Q")
 _hdr = struct.Struct("<IHH")
 _u32 = struct.Struct("<I")
+_u16 = struct.Struct("<H")
 _sample = struct.Struct("<IHHI")     # perf_event_header + the sample's u32 size
 
 
@@ -38,13 +40,13 @@ def online_cpus():
 class _CpuRing:
     __slots__ = ("cpu", "fd", "mm", "size", "mask", "data_off", "view", "addr")
 
-    def __init__(self, cpu, page_cnt):
+    def __init__(self, cpu, page_cnt, wakeup_events=1):
         a = _sys.new_perf_attr()
         a.type = PERF_TYPE_SOFTWARE
         a.config = PERF_COUNT_SW_BPF_OUTPUT
         a.sample_type = PERF_SAMPLE_RAW
         a.sample_period = 1
-        a.wakeup_events = 1
+        a.wakeup_events = wakeup_events
         self.cpu = cpu
         self.fd = _sys.perf_event_open(a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC,
                                        what="perf buffer on cpu %d" % cpu)
@@ -96,13 +98,20 @@ class PerfBuffer(EpollReader):
     With ``addresses=True`` the callback is ``callback(cpu, addr, size)`` instead, as
     libbpf's and BCC's: ``addr`` points at the sample in the ring itself (no copy) and
     is valid only until the callback returns.
+
+    ``wakeup_events``: samples per wake-up, as perf_event_attr's (BCC's default 1);
+    ``coalesce_ms``: see :class:`EpollReader` (None: its default).
     """
 
     def __init__(self, perf_map, callback, lost_callback=None, page_cnt=64,
-                 addresses=False):
+                 addresses=False, wakeup_events=1, coalesce_ms=None):
         if page_cnt <= 0 or page_cnt & (page_cnt - 1):
             raise ValueError("page_cnt must be a power of two, got %d" % page_cnt)
+        if wakeup_events < 1:
+            raise ValueError("wakeup_events must be at least 1, got %d" % wakeup_events)
         EpollReader.__init__(self)
+        if coalesce_ms is not None:
+            self.coalesce_ms = coalesce_ms
         self.map = perf_map
         self.callback = callback
         self.lost_callback = lost_callback
@@ -110,11 +119,12 @@ class PerfBuffer(EpollReader):
         self.lost_by_cpu = {}       # cpu -> samples the kernel reported lost there
         self.addresses = addresses
         self._scratch = None
+        self._runs = RunDecoders()
         try:
             for cpu in online_cpus():
                 if cpu >= perf_map.max_entries:
                     continue
-                r = _CpuRing(cpu, page_cnt)
+                r = _CpuRing(cpu, page_cnt, wakeup_events)
                 self._watch(r.fd, r)
                 if addresses:
                     r.map_address()
@@ -152,79 +162,80 @@ class PerfBuffer(EpollReader):
             return out
         for r in list(self.rings.values()):
             self._drain_into(r, out, decode)
+        self._passed(len(out))
         return out
 
     def _drain_into(self, r, out, decode):
-        rec_new = record_maker(decode)
-        if rec_new is not None:
-            return self._drain_records(r, out, decode, *rec_new)
-        return self._drain_generic(r, out, decode)
-
-    def _drain_generic(self, r, out, decode):
-        mm = r.mm
-        head = _u64.unpack_from(mm, 1024)[0]
-        tail = _u64.unpack_from(mm, 1032)[0]
-        if head == tail:
-            return
-        size, mask, base = r.size, r.mask, r.data_off
-        sample, append = _sample.unpack_from, out.append
-        try:
-            while tail < head:
-                off = tail & mask
-                pos = base + off
-                if off + 12 <= size:
-                    etype, misc, esize, raw = sample(mm, pos)
-                    if esize < 8:
-                        break
-                    if etype == PERF_RECORD_SAMPLE and off + esize <= size:
-                        tail += esize               # past it, even if decode raises
-                        append(decode(mm[pos + 12:pos + 12 + raw]))
-                        continue
-                else:
-                    etype, misc, esize = _hdr.unpack(self._wrap(mm, base, off, 8, size))
-                    if esize < 8:
-                        break
-                rec = mm[pos:pos + esize] if off + esize <= size else \
-                    self._wrap(mm, base, off, esize, size)
-                tail += esize
-                if etype == PERF_RECORD_SAMPLE:
-                    append(decode(bytes(rec[12:12 + _u32.unpack_from(rec, 8)[0]])))
-                elif etype == PERF_RECORD_LOST:
-                    cnt = _u64.unpack_from(rec, 16)[0]
-                    self.lost += cnt
-                    self.lost_by_cpu[r.cpu] = self.lost_by_cpu.get(r.cpu, 0) + cnt
-                    if self.lost_callback is not None:
-                        self.lost_callback(r.cpu, cnt)
-        finally:        # what was read is released even if decode raised
-            _u64.pack_into(mm, 1032, head if tail > head else tail)
-
-    def _drain_records(self, r, out, cls, size, fields, new):
-        """_drain_into for a struct_view record class, its construction inlined (the
-        batch's hot loop: no Python call per record)."""
+        """Append every pending record of ring ``r``, decoded, to ``out``: each run of
+        equal samples at once (:mod:`.batch`), the rest record by record."""
         mm = r.mm
         head = _u64.unpack_from(mm, 1024)[0]
         tail = _u64.unpack_from(mm, 1032)[0]
         rsize, mask, base = r.size, r.mask, r.data_off
+        if head - tail > rsize >> 2:
+            self._full = True       # no coalescing nap before the next pass
+        maker = record_maker(decode)
+        rec_size, fields, new = maker or (1 << 62, None, None)
         sample, append = _sample.unpack_from, out.append
-        rest = False
+        cap = 1 << 62               # the longest run to try (halved when one was not)
         try:
             while tail < head:
                 off = tail & mask
                 pos = base + off
                 if off + 12 <= rsize:
                     etype, misc, esize, raw = sample(mm, pos)
-                    if etype == PERF_RECORD_SAMPLE and esize >= 8 and \
-                            off + esize <= rsize and raw >= size:
-                        tail += esize
-                        data = mm[pos + 12:pos + 12 + raw]
-                        append(new(cls, (data,) + fields(data)))
-                        continue
-                rest = True     # wrapped, short, lost or corrupt: the general path
-                break
-        finally:
+                    if etype == PERF_RECORD_SAMPLE and 16 <= esize and 12 + raw <= esize:
+                        k = min((head - tail) // esize, (rsize - off) // esize, cap)
+                        if k > 1:
+                            n0 = len(out)
+                            try:
+                                run = self._run(mm, pos, k, esize, raw, out, decode)
+                            except BaseException:   # decode failed: past that record
+                                tail += (len(out) - n0 + 1) * esize
+                                raise
+                            if run:
+                                tail += k * esize
+                                cap = cap * 2
+                                continue
+                            cap = max(2, k // 2)
+                        if off + esize <= rsize:        # one sample, contiguous
+                            tail += esize               # past it, even if decode raises
+                            data = mm[pos + 12:pos + 12 + raw]
+                            append(new(decode, (data,) + fields(data)) if raw >= rec_size
+                                   else decode(data))
+                            continue
+                    elif esize < 8:
+                        break       # corrupt: give up on the rest
+                else:
+                    etype, misc, esize = _hdr.unpack(self._wrap(mm, base, off, 8, rsize))
+                    if esize < 8:
+                        break
+                rec = mm[pos:pos + esize] if off + esize <= rsize else \
+                    self._wrap(mm, base, off, esize, rsize)
+                tail += esize
+                if etype == PERF_RECORD_SAMPLE:
+                    append(decode(bytes(rec[12:12 + _u32.unpack_from(rec, 8)[0]])))
+                elif etype == PERF_RECORD_LOST:
+                    self._count_lost(r.cpu, _u64.unpack_from(rec, 16)[0])
+        finally:        # what was read is released even if decode raised
             _u64.pack_into(mm, 1032, head if tail > head else tail)
-        if rest:
-            self._drain_generic(r, out, cls)
+
+    def _run(self, mm, pos, k, esize, raw, out, decode):
+        """Decode the ``k`` samples of ``esize`` bytes at ``pos`` if they are a run
+        (same type, size, data size): True when they were."""
+        checks = ((("I", 0, _u32.pack(PERF_RECORD_SAMPLE)), ("H", 6, _u16.pack(esize)),
+                   ("I", 8, _u32.pack(raw))))
+        with memoryview(mm) as whole, whole[pos:pos + k * esize] as view:
+            if not same_fields(view, k, esize, checks):
+                return False
+            self._runs.get_decoder(decode, esize, 12, raw).extend(out, view)
+        return True
+
+    def _count_lost(self, cpu, cnt):
+        self.lost += cnt
+        self.lost_by_cpu[cpu] = self.lost_by_cpu.get(cpu, 0) + cnt
+        if self.lost_callback is not None:
+            self.lost_callback(cpu, cnt)
 
     def _deliver(self, cpu, data):
         """A sample that wrapped around the ring's end, as bytes: copied to a scratch
@@ -246,7 +257,9 @@ class PerfBuffer(EpollReader):
         if head == tail:
             return 0
         size, mask, base = r.size, r.mask, r.data_off
-        cb, lcb, cpu = self.callback, self.lost_callback, r.cpu
+        if head - tail > size >> 2:
+            self._full = True       # no coalescing nap before the next pass
+        cb, cpu = self.callback, r.cpu
         addr = r.addr + 12          # + pos: a sample's data, in address mode
         by_addr = self.addresses
         n = 0
@@ -287,11 +300,7 @@ class PerfBuffer(EpollReader):
                     _u64.pack_into(mm, 1032, tail + esize)
                     raise
             elif etype == PERF_RECORD_LOST:
-                cnt = _u64.unpack_from(rec, 16)[0]
-                self.lost += cnt
-                self.lost_by_cpu[cpu] = self.lost_by_cpu.get(cpu, 0) + cnt
-                if lcb is not None:
-                    lcb(cpu, cnt)
+                self._count_lost(cpu, _u64.unpack_from(rec, 16)[0])
             tail += esize
             n += 1
         _u64.pack_into(mm, 1032, head if tail > head else tail)

@@ -4,6 +4,7 @@ import struct
 
 from .. import _sys
 from ._reader import EpollReader, record_maker
+from .batch import RunDecoders, same_fields
 
 PAGE = mmap.PAGESIZE
 BUSY = 1 << 31
@@ -26,6 +27,7 @@ class RingBuffer(EpollReader):
         EpollReader.__init__(self)
         self.addresses = addresses
         self._views = []
+        self._runs = RunDecoders()
 
     def add(self, ring_map, callback):
         size = ring_map.max_entries
@@ -50,6 +52,8 @@ class RingBuffer(EpollReader):
         _, cb, cons, prod, mask, _ = ring
         cpos = _u64.unpack_from(cons, 0)[0]
         n = 0
+        if _u64.unpack_from(prod, 0)[0] - cpos > mask >> 2:
+            self._full = True
         while True:
             ppos = _u64.unpack_from(prod, 0)[0]
             if cpos >= ppos:
@@ -79,41 +83,71 @@ class RingBuffer(EpollReader):
         """Wait up to ``timeout_ms`` (-1: forever, 0: not at all), then return every
         committed record of every ring, decoded by ``decode(bytes)``, as one list; the
         consumer position advances once per ring per batch.  {map name: list} is not
-        kept: records of several maps come in ring order, one map after the other."""
+        kept: records of several maps come in ring order, one map after the other.
+        Runs of records of one size are decoded at once (:mod:`.batch`)."""
         out = []
         if not self._wait(timeout_ms):
             return out
-        append, u32 = out.append, _u32.unpack_from
-        maker = record_maker(decode)            # a struct_view record: built inline
-        inline = maker is not None
-        size, fields, new = maker or (0, None, None)
         for _, _, cons, prod, mask, _ in list(self.rings.values()):
-            cpos = _u64.unpack_from(cons, 0)[0]
-            ppos = _u64.unpack_from(prod, 0)[0]
-            try:
-                while cpos < ppos:
-                    off = (cpos & mask) + PAGE
-                    hdr = u32(prod, off)[0]
-                    if hdr & BUSY:
-                        break
-                    length = hdr & ~(BUSY | DISCARD)
-                    cpos += (length + HDR + 7) & ~7     # past it, even if decode raises
-                    if not hdr & DISCARD:
-                        data = prod[off + HDR:off + HDR + length]
-                        if inline and length >= size:
-                            append(new(decode, (data,) + fields(data)))
-                        else:
-                            append(decode(data))
-            finally:
-                _u64.pack_into(cons, 0, cpos)
+            self._read_ring(cons, prod, mask, out, decode)
+        self._passed(len(out))
         return out
 
-    @staticmethod
-    def _drain_addr(ring):
+    def _read_ring(self, cons, prod, mask, out, decode):
+        append, u32 = out.append, _u32.unpack_from
+        size, fields, new = record_maker(decode) or (1 << 62, None, None)
+        cpos = _u64.unpack_from(cons, 0)[0]
+        ppos = _u64.unpack_from(prod, 0)[0]
+        if ppos - cpos > mask >> 2:
+            self._full = True
+        cap = 1 << 62               # the longest run to try (halved when one was not)
+        try:
+            while cpos < ppos:
+                off = (cpos & mask) + PAGE
+                hdr = u32(prod, off)[0]
+                if hdr & BUSY:
+                    break
+                length = hdr & ~(BUSY | DISCARD)
+                step = (length + HDR + 7) & ~7
+                if not hdr & DISCARD:
+                    k = min((ppos - cpos) // step, cap)
+                    if k > 1:
+                        n0 = len(out)
+                        try:
+                            run = self._run(prod, off, k, step, hdr, out, decode)
+                        except BaseException:       # decode failed: past that record
+                            cpos += (len(out) - n0 + 1) * step
+                            raise
+                        if run:
+                            cpos += k * step
+                            cap = cap * 2
+                            continue
+                        cap = max(2, k // 2)
+                cpos += step                # past it, even if decode raises
+                if not hdr & DISCARD:
+                    # data is mapped twice in a row, so a record never wraps
+                    data = prod[off + HDR:off + HDR + length]
+                    append(new(decode, (data,) + fields(data)) if length >= size
+                           else decode(data))
+        finally:
+            _u64.pack_into(cons, 0, cpos)
+
+    def _run(self, prod, off, k, step, hdr, out, decode):
+        """Decode the ``k`` records of ``step`` bytes at ``off`` if each has header
+        ``hdr`` (committed, same length): True when they had."""
+        with memoryview(prod) as whole, whole[off:off + k * step] as view:
+            if not same_fields(view, k, step, (("I", 0, _u32.pack(hdr)),)):
+                return False
+            self._runs.get_decoder(decode, step, HDR, hdr).extend(out, view)
+        return True
+
+    def _drain_addr(self, ring):
         _, cb, cons, prod, mask, addr = ring
         cpos = _u64.unpack_from(cons, 0)[0]
         n = 0
         u32 = _u32.unpack_from
+        if _u64.unpack_from(prod, 0)[0] - cpos > mask >> 2:
+            self._full = True
         while True:
             ppos = _u64.unpack_from(prod, 0)[0]
             if cpos >= ppos:

@@ -47,6 +47,7 @@ class Record(tuple):
     _rec_size = 0
     _rec_fields = ()
     _rec_unpack = _struct.Struct("=").unpack_from   # the scalar fields (here: none)
+    _rec_format = "="                               # ... and their struct format
 
     def __new__(cls, raw=None):
         size = cls._rec_size
@@ -166,8 +167,8 @@ def _from_address(cls, size, unpack_fields):
 
 
 def _scalar_struct(scalars):
-    """The Struct decoding the non-overlapping scalar fields at once, and each field's
-    index in a record (0 is the raw bytes): ``(unpack_from, {key: index})``.
+    """The struct format decoding the non-overlapping scalar fields at once, and each
+    field's index in a record (0 is the raw bytes): ``(format, {key: index})``.
     ``scalars`` holds (key, code, offset, size) in member order; a field overlapping
     one already placed (a union's other members) is left out."""
     fmt, pos, index = ["="], 0, {}
@@ -179,7 +180,7 @@ def _scalar_struct(scalars):
         fmt.append(code)
         pos = off + size
         index[key] = len(index) + 1
-    return _struct.Struct("".join(fmt)).unpack_from, index
+    return "".join(fmt), index
 
 
 class RecordBuilder(object):
@@ -290,10 +291,12 @@ class RecordBuilder(object):
 
     def _build(self, t):
         fields = self._members(t, 0, [])
-        unpack, index = _scalar_struct([(k, g[1], g[2], g[3])
-                                        for k, (_, g) in enumerate(fields)
-                                        if type(g) is tuple])
+        fmt, index = _scalar_struct([(k, g[1], g[2], g[3])
+                                     for k, (_, g) in enumerate(fields)
+                                     if type(g) is tuple])
+        unpack = _struct.Struct(fmt).unpack_from
         d = {"__slots__": (), "_rec_size": t.size, "_rec_unpack": unpack,
+             "_rec_format": fmt,
              "_rec_fields": tuple(n for n, _ in fields)}
         for k, (name, get) in enumerate(fields):
             if type(get) is tuple:

@@ -7,6 +7,7 @@ struct event {
 	u32 seq;
 	char path[64];
 };
+struct event *unused_event __attribute__((unused));     /* in BTF, for event() */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
@@ -19,8 +20,15 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } ring_events SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(u32));
+	__uint(value_size, sizeof(u32));
+} perf_more SEC(".maps");         /* a second perf buffer (written when "both" is set) */
+
 const volatile u32 target_tgid = 0;
 const volatile u32 repeat = 1;      /* records per syscall, to fill buffers quickly */
+const volatile u32 both = 0;
 u32 seq = 0;
 
 SEC("tp/syscalls/sys_enter_openat")
@@ -35,6 +43,8 @@ int on_openat(struct trace_event_raw_sys_enter *ctx)
 	for (u32 i = 0; i < repeat && i < 64; i++) {
 		e.seq = seq++;
 		bpf_perf_event_output(ctx, &perf_events, BPF_F_CURRENT_CPU, &e, sizeof(e));
+		if (both)
+			bpf_perf_event_output(ctx, &perf_more, BPF_F_CURRENT_CPU, &e, sizeof(e));
 		r = bpf_ringbuf_reserve(&ring_events, sizeof(*r), 0);
 		if (r) {
 			*r = e;

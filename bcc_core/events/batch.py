@@ -1,0 +1,69 @@
+"""Decoding a stretch of equal records with one struct call.
+
+A ring read at a high rate holds long runs of records that differ only in their data:
+the same header, the same size, one after another.  Such a run is decoded here as a
+whole: the headers are checked by comparing strided memoryviews (one C loop per header
+field), and the records are made by ``Struct.iter_unpack`` over the run, mapped
+through ``tuple.__new__`` for struct_view records -- no Python bytecode per record.
+The readers (perf_buffer, ringbuf) find the runs and fall back to their record-by-
+record loop for whatever is not one (wrap-around, lost-sample records, mixed sizes).
+"""
+import struct
+from itertools import repeat
+from _operator import add, itemgetter
+
+_first = itemgetter(0)
+
+
+def same_fields(view, k, stride, checks):
+    """True when each of the ``k`` records of ``stride`` bytes in ``view`` holds the
+    same values: ``checks`` is ((code, offset, packed value), ...), the offsets aligned
+    to their code's size ("I" or "H")."""
+    for code, off, value in checks:
+        size = 4 if code == "I" else 2
+        column = view.cast(code)[off // size::stride // size]
+        if column.tobytes() != value * k:
+            return False
+    return True
+
+
+class RunDecoder:
+    """Decodes runs of records of one shape: ``stride`` bytes each, the data
+    ``data_len`` bytes at ``data_off``, by ``decode`` (bytes, any callable taking the
+    data, or a struct_view record class, which is built inline)."""
+
+    def __init__(self, decode, stride, data_off, data_len):
+        self.decode = decode
+        self.raw = struct.Struct("=%dx%ds%dx" % (data_off, data_len,
+                                                 stride - data_off - data_len))
+        self.fields = None
+        fmt = getattr(decode, "_rec_format", None)
+        size = getattr(decode, "_rec_size", None)
+        if fmt is not None and size is not None and data_len >= size:
+            body = fmt.lstrip("=")
+            n = struct.calcsize("=" + body)
+            self.fields = struct.Struct("=%dx%s%dx" % (data_off, body, stride - data_off - n))
+
+    def extend(self, out, view):
+        """Append the records of ``view`` (a whole number of strides) to ``out``."""
+        if self.fields is not None:
+            out.extend(map(tuple.__new__, repeat(self.decode),
+                           map(add, self.raw.iter_unpack(view),
+                               self.fields.iter_unpack(view))))
+        elif self.decode is bytes:
+            out.extend(map(_first, self.raw.iter_unpack(view)))
+        else:
+            out.extend(map(self.decode, map(_first, self.raw.iter_unpack(view))))
+
+
+class RunDecoders(dict):
+    """(decode, stride, data_off, data_len) -> RunDecoder, made on first use."""
+
+    def get_decoder(self, decode, stride, data_off, data_len):
+        key = (decode, stride, data_off, data_len)
+        d = self.get(key)
+        if d is None:
+            if len(self) > 64:
+                self.clear()
+            d = self[key] = RunDecoder(decode, stride, data_off, data_len)
+        return d
