@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
-"""Event throughput of the BCC facade: records/s consumed through a perf buffer and a
-ring buffer with a Python callback (BCC style: callback(cpu, data, size) + event(data)),
-and how many were lost, at a known event rate.
+"""Event throughput: records/s consumed through a perf buffer and a ring buffer, and how
+many were lost, at a known event rate -- with BCC-style callbacks (callback(cpu, data,
+size) + event(data)), with the batch form (read_records(): a decoded list per wake-up),
+and, as the C reference, libbpf's perf_buffer the way libbpf-tools use it
+(bench/events_libbpf.c on a bpftool skeleton).
 
 A child process calls getppid() in a tight loop (paced to --rate events/s, or as fast as
 it can with --rate 0); a tracepoint program emits one 32-byte record per call.
 
     sudo python3 bench/events.py [--events N] [--rate R[,R...]] [--pages P] [--which perf,ring]
-    sudo python3 bench/events.py --guest [--guest-events N] [--guest-rates 0,20000]
+    sudo python3 bench/events.py --guest [--guest-rates 0,50000] [--guest-repeat 3] [--decode-cost]
 
-The host run also measures the perf buffer with BCC's default 64 pages at 100k events/s
-(issue 4: nothing may be lost there).  --guest boots the Debian 6.1 guest once
-(tests/guest.py) and runs, on the same generator and the same measurement window,
-bcc-core's perf buffer (this file) and BCC's own (bench/events_bcc.py, BCC 0.26 with
-/usr/bin/python3), and prints the ratio of their callback rates.
+The host run also prints the cost of consuming a full buffer (us/event, decode
+included) and ends with the perf buffer at a paced 100k events/s for --check-seconds
+(10 s), with open_perf_buffer's default 8 pages per CPU and with 64: nothing may be lost
+there.  --guest boots the Debian 6.1 guest once (tests/guest.py) and runs, on the same
+generator and the same measurement window, bcc-core's perf buffer (this file), the
+libbpf C consumer and BCC's own (bench/events_bcc.py, BCC 0.26 with /usr/bin/python3),
+and prints the ratios to BCC's callback rate (medians with --guest-repeat).
 
 "lost" is what the lost callback reported (ring buffer: the program's drop counter);
 "missing" is emitted - consumed, which also counts perf records lost at the very end
@@ -160,8 +164,11 @@ def run_c(exe, n, rate, pages, gen_python=None):
     return result("libbpf", "perf", n, rate, pages, emitted, got, lost, elapsed, gen_time)
 
 
-def run(obj, which, n, rate, pages, gen_python=None, api="callback"):
+def run(obj, which, n, rate, pages, gen_python=None, api="callback", coalesce_ms=None):
     from bcc_core import BPF
+    from bcc_core.events._reader import EpollReader
+    if coalesce_ms is not None:
+        EpollReader.coalesce_ms = coalesce_ms
     child = spawn(n, rate, gen_python)
     b = BPF(src_file=obj, rodata={"target_tgid": child.pid,
                                   "mode": 1 if which == "perf" else 2})
@@ -181,6 +188,7 @@ def run(obj, which, n, rate, pages, gen_python=None, api="callback"):
 
             def consume():
                 poll(0)
+            t.read_records(0, **kw)     # opens the buffer before the generator starts
         elif which == "perf":
             t = b["events"]
 
@@ -288,7 +296,8 @@ def host(args):
                         continue
                     r = run_c(exe, args.events, rate, args.pages, args.gen_python)
                 else:
-                    r = run(obj, which, args.events, rate, args.pages, args.gen_python, api)
+                    r = run(obj, which, args.events, rate, args.pages, args.gen_python, api,
+                            args.coalesce_ms)
                 results.append(r)
                 print("RESULT " + json.dumps(r) if args.json else row(r), flush=True)
     if args.decode_cost or not args.json:
@@ -305,24 +314,37 @@ def host(args):
                      c["records"][1], c["callback"][0] / c["records"][0]))
     if args.json:
         return
-    # issue 4: nothing lost at 100k events/s with BCC's default 64 pages
-    r = [r for r in results if r["which"] == "perf" and r["pages"] == 64
-         and r["target_rate"] == 100000]
-    if not r:
-        r = [run(obj, "perf", args.events, 100000, 64, args.gen_python)]
-        print(row(r[0]))
-    r = r[0]
-    print("\nperf buffer, 64 pages/CPU, generator paced at 100000 events/s (achieved %.0f/s): "
-          "consumed %d of %d emitted at %.0f/s, lost %d (reported by lost_cb), missing %d"
-          % (r["gen_rate"], r["got"], r["emitted"], r["consume_rate"], r["lost"], r["missing"]))
+    # nothing lost at 100k events/s for --check-seconds, with open_perf_buffer's default
+    # buffer (BCC's: 8 pages per CPU) and with the 64 pages BCC's tools ask for
+    if not args.check_seconds:
+        return
+    n = int(100000 * args.check_seconds)
+    print()
+    for pages in (8, 64):
+        for api in ("callback", "records"):
+            r = run(obj, "perf", n, 100000, pages, args.gen_python, api, args.coalesce_ms)
+            print("perf buffer, %d pages/CPU, %s, generator paced at 100000 events/s for "
+                  "%.0f s (achieved %.0f/s): consumed %d of %d emitted at %.0f/s, lost %d "
+                  "(reported by lost_cb), missing %d" % (
+                      pages, "callbacks" if api == "callback" else "read_records()",
+                      args.check_seconds, r["gen_rate"], r["got"], r["emitted"],
+                      r["consume_rate"], r["lost"], r["missing"]), flush=True)
+
+
+def median_run(runs):
+    """The run of median consumed/s (the lower middle one of an even count)."""
+    return sorted(runs, key=lambda r: r["consume_rate"])[(len(runs) - 1) // 2]
 
 
 def guest_mode(args):
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
     import guest
     import shlex
+    import compileall
     obj = args.obj or build()
     exe = build_c(obj)                  # the guest cannot write the cache
+    # nor the byte code: compile it here, as an installed package has it
+    compileall.compile_dir(os.path.join(os.path.dirname(HERE), "bcc_core"), quiet=1)
     gen = "/usr/bin/python3"            # one generator interpreter for both sides
     q = shlex.quote
     lines = ["echo guest kernel $(uname -r), $(nproc) CPUs",
@@ -333,12 +355,13 @@ def guest_mode(args):
                                           q(obj), gen))
         lines.append("%s %s --decode-cost --json --gen-python %s" % (
             gen, q(os.path.join(HERE, "events_bcc.py")), gen))
-    for rate in args.guest_rates:
+    for rate in [r for r in args.guest_rates for _ in range(args.guest_repeat)]:
         n = int(rate * args.guest_seconds) if rate else args.guest_events
         common = "--events %d --rate %s --pages 64 --gen-python %s --json" % (n, rate, gen)
-        lines.append("%s %s --obj %s --which %s --api callback,records%s %s" % (
+        mine = "" if args.coalesce_ms is None else "--coalesce-ms %s " % args.coalesce_ms
+        lines.append("%s %s --obj %s --which %s --api callback,records%s %s%s" % (
             q(sys.executable), q(os.path.join(HERE, "events.py")), q(obj),
-            args.guest_which, ",libbpf --c-exe " + q(exe) if exe else "", common))
+            args.guest_which, ",libbpf --c-exe " + q(exe) if exe else "", mine, common))
         lines.append("%s %s %s" % (gen, q(os.path.join(HERE, "events_bcc.py")), common))
     script = "\n".join(lines)
     print("booting the guest: rates %s (%d events unpaced, %g s of events paced)..." % (
@@ -368,11 +391,12 @@ def guest_mode(args):
             mine = [r for r in results if r["impl"] == impl and r["which"] == "perf"
                     and r["target_rate"] == rate]
             if mine and theirs:
-                m, t = mine[0], theirs[0]
-                print("perf buffer, 64 pages, %s: bcc-core (%s) %.0f events/s (lost %d, "
+                m, t = median_run(mine), median_run(theirs)
+                print("perf buffer, 64 pages, %s%s: bcc-core (%s) %.0f events/s (lost %d, "
                       "missing %d), BCC %.0f events/s (lost %d, missing %d): ratio "
                       "bcc-core/BCC %.2f" % (
-                          "unpaced" if not rate else "paced at %.0f/s" % rate, how,
+                          "unpaced" if not rate else "paced at %.0f/s" % rate,
+                          ", median of %d" % len(mine) if len(mine) > 1 else "", how,
                           m["consume_rate"], m["lost"], m["missing"], t["consume_rate"],
                           t["lost"], t["missing"], m["consume_rate"] / t["consume_rate"]))
             else:
@@ -390,12 +414,16 @@ def main():
                     help="comma-separated events/s the generator aims at (0: as fast as "
                          "it can)")
     ap.add_argument("--pages", type=int, default=64, help="perf buffer pages per CPU")
+    ap.add_argument("--check-seconds", type=float, default=10,
+                    help="length of the closing 100k events/s runs (0: none)")
     ap.add_argument("--which", default="perf,ring")
     ap.add_argument("--api", default="callback,records,libbpf",
                     help="callback (BCC's: callback + event(data)), records "
                     "(read_records(): a decoded batch per wake-up), libbpf (the C "
                     "reference, bench/events_libbpf.c; perf buffer only)")
     ap.add_argument("--c-exe", help="a prebuilt bench/events_libbpf.c")
+    ap.add_argument("--coalesce-ms", type=float,
+                    help="bcc-core's wake-up coalescing (default: the readers' 1 ms; 0: off)")
     ap.add_argument("--gen-python", default=sys.executable,
                     help="interpreter running the load generator")
     ap.add_argument("--obj", help="prebuilt events.bpf.o (skips the build)")
@@ -411,6 +439,8 @@ def main():
                     help="length of the paced guest runs (events = rate x seconds)")
     ap.add_argument("--guest-rates", type=rates_arg, default=[0, 20000, 50000])
     ap.add_argument("--guest-which", default="perf,ring")
+    ap.add_argument("--guest-repeat", type=int, default=1,
+                    help="runs of each rate (the summary gives the median)")
     ap.add_argument("--guest-timeout", type=int, default=1200)
     args = ap.parse_args()
     if args.guest:

@@ -172,3 +172,28 @@ def test_long_runs_take_the_run_decoder(layouts, kind):
     got = rd.read_records(cls)
     assert got == want and [bytes(g) for g in got] == [bytes(w) for w in want]
     assert any(k[0] is cls for k in rd._runs)
+
+
+def test_batches_leave_the_collector_as_they_found_it(layouts):
+    """read_records() pauses the cyclic collector while it builds a batch, and leaves
+    it on or off as it was (a decode that raises included)."""
+    import gc
+    cls = layouts[0]
+    raw = bytes(cls._rec_size)
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            rd = _reader(P.PerfBuffer)
+            rd.lost, rd.lost_by_cpu, rd.lost_callback = 0, {}, None
+            rd.rings = {3: _perf_ring(1, 0, [("s", raw)] * 3)}
+            assert rd.read_records(cls) == [cls(raw)] * 3 and gc.isenabled() == enabled
+            rd.rings = {3: _perf_ring(1, 0, [("s", raw)] * 3)}
+
+            def bad(data):
+                raise ValueError("no")
+            with pytest.raises(ValueError):
+                rd.read_records(bad)
+            assert gc.isenabled() == enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -40,8 +40,13 @@ class _EventDecoder(object):
         struct is found."""
         cls = self._event_class
         if cls is None:
-            cls = self._event_class = self.bpf._event_class_for(self)
+            cls = self.set_event_type(self.bpf._event_class_for(self))
         if type(data) is int and data:  # what callbacks get: the record's address
+            decoded = self._decoded()
+            if decoded is not None:     # the reader decoded this run beforehand
+                rec = decoded.pop(data, None)
+                if rec is not None:
+                    return rec
             return cls.from_address(data)
         if isinstance(data, (bytes, bytearray, memoryview)):
             return cls.from_buffer_copy(data)
@@ -76,6 +81,15 @@ class _EventDecoder(object):
         if isinstance(cls, (str, bytes)):
             cls = self.bpf._event_class_for(self, cls)
         self._event_class = cls
+        reader = getattr(self, "_reader", None)
+        if reader is not None and hasattr(reader, "predecode"):
+            from ..events.struct_view import Record
+            reader.predecode = cls if isinstance(cls, type) and issubclass(cls, Record) \
+                else None
+        return cls
+
+    def _decoded(self):
+        return None
 
 
 class PerfEventArray(_EventDecoder, TableBase):
@@ -162,10 +176,16 @@ class PerfEventArray(_EventDecoder, TableBase):
         except OSError as e:
             raise Exception("Could not open perf buffer: %s" % e) from e
         self._reader = reader
+        if self._event_class is not None:
+            self.set_event_type(self._event_class)      # the reader's predecode
         self.bpf._add_perf_reader(reader)
         for r in reader.rings.values():
             self._open_key_fds[r.cpu] = -1
             self._cbs[r.cpu] = (raw_cb_, lost_cb_)
+
+    def _decoded(self):
+        r = self._reader
+        return r.decoded if r is not None else None
 
     def read_records(self, timeout=0, raw=False, **open_kw):
         """The batch form of the callbacks: wait up to ``timeout`` ms (-1: forever,

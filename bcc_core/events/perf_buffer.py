@@ -6,7 +6,7 @@ import struct
 
 from .. import _sys
 from ._reader import EpollReader, record_maker
-from .batch import RunDecoders, same_fields
+from .batch import RunDecoders, deferred_gc, same_fields
 from ..errors import BccCoreError
 from .._sys import PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_FLAG_FD_CLOEXEC
 
@@ -120,6 +120,8 @@ class PerfBuffer(EpollReader):
         self.addresses = addresses
         self._scratch = None
         self._runs = RunDecoders()
+        self.predecode = None       # a struct_view record class: see _call_run
+        self.decoded = None
         try:
             for cpu in online_cpus():
                 if cpu >= perf_map.max_entries:
@@ -160,8 +162,9 @@ class PerfBuffer(EpollReader):
         out = []
         if not self._wait(timeout_ms):
             return out
-        for r in list(self.rings.values()):
-            self._drain_into(r, out, decode)
+        with deferred_gc():
+            for r in list(self.rings.values()):
+                self._drain_into(r, out, decode)
         self._passed(len(out))
         return out
 
@@ -231,6 +234,40 @@ class PerfBuffer(EpollReader):
             self._runs.get_decoder(decode, esize, 12, raw).extend(out, view)
         return True
 
+    def _call_run(self, r, tail, pos, k, esize, raw):
+        """Address mode: hand the ``k`` samples at ``pos`` to the callback if they are a
+        run (see _run), with their records decoded at once beforehand when
+        ``predecode`` names the record class the callback's event() will ask for:
+        ``decoded`` maps each address to its record while the run's callbacks run (the
+        facade's event() looks there first).  A callback that does not take them (none
+        asked) turns that off.  True when they were a run."""
+        mm = r.mm
+        checks = ((("I", 0, _u32.pack(PERF_RECORD_SAMPLE)), ("H", 6, _u16.pack(esize)),
+                   ("I", 8, _u32.pack(raw))))
+        with memoryview(mm) as whole, whole[pos:pos + k * esize] as view:
+            if not same_fields(view, k, esize, checks):
+                return False
+            start = r.addr + pos + 12
+            addrs = range(start, start + k * esize, esize)
+            cls = self.predecode
+            if cls is not None:
+                recs = []
+                self._runs.get_decoder(cls, esize, 12, raw).extend(recs, view)
+                self.decoded = decoded = dict(zip(addrs, recs))
+        cb, cpu, a = self.callback, r.cpu, start
+        try:
+            for a in addrs:
+                cb(cpu, a, raw)
+        except BaseException:
+            _u64.pack_into(mm, 1032, tail + ((a - start) // esize + 1) * esize)
+            raise
+        finally:
+            if cls is not None:
+                self.decoded = None
+                if len(decoded) == k:       # no event() took one: stop decoding
+                    self.predecode = None
+        return True
+
     def _count_lost(self, cpu, cnt):
         self.lost += cnt
         self.lost_by_cpu[cpu] = self.lost_by_cpu.get(cpu, 0) + cnt
@@ -264,6 +301,7 @@ class PerfBuffer(EpollReader):
         by_addr = self.addresses
         n = 0
         sample = _sample.unpack_from
+        cap = (1 << 62) if by_addr else 0   # the longest run to try (see _call_run)
         while tail < head:
             off = tail & mask
             pos = base + off
@@ -273,6 +311,14 @@ class PerfBuffer(EpollReader):
                 if esize < 8:
                     break   # corrupt; resync by skipping everything
                 if etype == PERF_RECORD_SAMPLE and off + esize <= size:
+                    k = min((head - tail) // esize, (size - off) // esize, cap, 512)
+                    if k > 1 and 16 <= esize and 12 + raw <= esize:
+                        if self._call_run(r, tail, pos, k, esize, raw):
+                            tail += k * esize
+                            n += k
+                            cap = cap * 2
+                            continue
+                        cap = max(2, k // 2)
                     try:
                         if by_addr:
                             cb(cpu, addr + pos, raw)

@@ -4,7 +4,7 @@ import struct
 
 from .. import _sys
 from ._reader import EpollReader, record_maker
-from .batch import RunDecoders, same_fields
+from .batch import RunDecoders, deferred_gc, same_fields
 
 PAGE = mmap.PAGESIZE
 BUSY = 1 << 31
@@ -88,8 +88,9 @@ class RingBuffer(EpollReader):
         out = []
         if not self._wait(timeout_ms):
             return out
-        for _, _, cons, prod, mask, _ in list(self.rings.values()):
-            self._read_ring(cons, prod, mask, out, decode)
+        with deferred_gc():
+            for _, _, cons, prod, mask, _ in list(self.rings.values()):
+                self._read_ring(cons, prod, mask, out, decode)
         self._passed(len(out))
         return out
 

@@ -1,0 +1,81 @@
+"""BCC-style callbacks over runs of equal samples (events/perf_buffer.PerfBuffer.
+_call_run): the records event(data) returns inside the callback are decoded a run at a
+time beforehand, and equal what from_address decodes at the same address; a callback
+that never asks for them turns that off; a callback raising mid-run leaves the rest of
+the run for the next poll.  Real perf buffers, the facade's tables."""
+import os
+
+import pytest
+
+from bcc_core import BPF
+from conftest import need_root
+from test_events import _open_paths
+
+
+def _bpf(bpf_obj, repeat):
+    return BPF(src_file=bpf_obj("events"), rodata={"target_tgid": os.getpid(),
+                                                  "repeat": repeat})
+
+
+def test_predecoded_records_equal_single_decoding(bpf_obj, tmp_path):
+    need_root()
+    p = str(tmp_path / "x")
+    seen = []
+    with _bpf(bpf_obj, 64) as b:
+        t = b["perf_events"]
+
+        def cb(cpu, data, size):
+            rec = t.event(data)
+            seen.append((rec, type(rec).from_address(data), t._reader.decoded is not None))
+        t.open_perf_buffer(cb, page_cnt=64)
+        _open_paths([p])                    # the first event() call names the class
+        b.perf_buffer_poll(1000)
+        b.perf_buffer_consume()
+        del seen[:]
+        for _ in range(3):
+            _open_paths([p])
+        b.perf_buffer_poll(1000)
+        b.perf_buffer_consume()
+    assert len(seen) >= 3 * 64
+    assert all(a == s for a, s, _ in seen)
+    seqs = [a.seq for a, _, _ in seen]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert sum(pre for _, _, pre in seen) >= 3 * 64    # decoded a run at a time
+    assert sum(a.path == p.encode() for a, _, _ in seen) == 3 * 64
+
+
+def test_callback_without_event_turns_predecoding_off(bpf_obj, tmp_path):
+    need_root()
+    p = str(tmp_path / "x")
+    got = []
+    with _bpf(bpf_obj, 16) as b:
+        t = b["perf_events"]
+        t.open_perf_buffer(lambda cpu, data, size: got.append(size), page_cnt=64)
+        t.set_event_type("event")           # as a first event() call would
+        assert t._reader.predecode is not None
+        _open_paths([p])
+        b.perf_buffer_poll(1000)
+        assert t._reader.predecode is None and len(got) >= 16
+
+
+def test_callback_raising_mid_run_leaves_the_rest(bpf_obj, tmp_path):
+    need_root()
+    p = str(tmp_path / "x")
+    seqs = []
+    with _bpf(bpf_obj, 32) as b:
+        t = b["perf_events"]
+
+        def cb(cpu, data, size):
+            e = t.event(data)
+            seqs.append(e.seq)
+            if len(seqs) == 10:
+                raise RuntimeError("stop at the tenth")
+        t.open_perf_buffer(cb, page_cnt=64)
+        b.perf_buffer_poll(0)
+        del seqs[:]
+        _open_paths([p])
+        with pytest.raises(RuntimeError, match="tenth"):
+            b.perf_buffer_poll(1000)
+        assert len(seqs) == 10
+        b.perf_buffer_consume()
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) and len(seqs) >= 32
