@@ -45,14 +45,18 @@ def test_perf_buffer_coalesces_while_streaming(bpf_obj, tmp_path):
                         page_cnt=8, coalesce_ms=SLOW) as pb, \
                 link.attach_auto(o.program("on_openat")):
             _check_modes(pb, lambda: _open_paths([p]), got)
-            # a ring more than a quarter full: the next pass does not nap
+            # a nap that let the ring fill past 1/32: back to epoll, and no stream
+            # for HOLD seconds however fast records come
             pb._stream = True
             _open_paths([p] * 16)               # 8 x 16 records of 84 bytes: > 8 KiB
             pb.consume()
-            assert pb._full
-            pb._nap(1000)
-            assert not pb._full
-    assert len(got) == 8 * (4 + 1 + 16)
+            assert pb._fill > pb.FILL
+            assert pb._nap(1000) is False and not pb._stream and pb._fill == 0
+            for _ in range(2):
+                _open_paths([p])
+                assert pb.poll(1000) > 0 and not pb._stream
+        assert _seqs(got) == list(range(len(got)))
+    assert len(got) == 8 * (4 + 1 + 16 + 2)
 
 
 def test_ring_buffer_coalesces_while_streaming(bpf_obj, tmp_path):

@@ -176,8 +176,10 @@ class PerfEventArray(_EventDecoder, TableBase):
         except OSError as e:
             raise Exception("Could not open perf buffer: %s" % e) from e
         self._reader = reader
-        if self._event_class is not None:
-            self.set_event_type(self._event_class)      # the reader's predecode
+        try:    # the record class now, not at the first event (records flow by then)
+            self.set_event_type(self._event_class or self.bpf._event_class_for(self))
+        except Exception:
+            pass        # named later (set_event_type), or never (ctypes casts)
         self.bpf._add_perf_reader(reader)
         for r in reader.rings.values():
             self._open_key_fds[r.cpu] = -1

@@ -13,18 +13,25 @@ class EpollReader:
     While records keep arriving faster than one per ``coalesce_ms``, the reader stops
     waiting in epoll and sleeps ``coalesce_ms`` between passes instead, so that one pass
     takes a batch (interrupt mitigation, as network drivers do it).  A pass that finds
-    fewer than two records, or a ring more than a quarter full, ends it.  Latency
-    grows by at most ``coalesce_ms`` and only while the stream lasts; a quiet tool
-    wakes exactly as before.  ``coalesce_ms = 0`` turns it off."""
+    fewer than two records ends it.  Each pass notes how full it found its rings
+    (``_fill``); when a nap lets a ring fill past 1/32, the ring is too small for the
+    rate to nap safely -- on a busy virtual machine a 1 ms sleep sometimes takes 7 --
+    and the reader goes back to a wake-up per record for a second.  Latency grows by
+    at most ``coalesce_ms`` and only while a stream lasts; a quiet tool wakes exactly
+    as before.  ``coalesce_ms = 0`` turns it off."""
 
     coalesce_ms = 1.0
+    FILL = 1 / 32                   # how full a nap may let a ring get
+    HOLD = 1.0                      # seconds without naps after one that overfilled
 
     def __init__(self):
         self.ep = select.epoll()
         self.rings = {}
         self._last = -1.0           # when the last pass that found records ended
         self._stream = False        # coalescing: sleep, do not wait in epoll
-        self._full = False          # a pass found a ring more than a quarter full
+        self._fill = 0.0            # the fullest ring the last pass found (0..1)
+        self._hold = -1.0           # no coalescing before this time
+        self._napped = False        # the pass under way follows a nap
 
     def _watch(self, fd, ring):
         self.rings[fd] = ring
@@ -36,8 +43,7 @@ class EpollReader:
     def poll(self, timeout_ms=-1):
         """Wait up to timeout_ms (-1: forever) for data, then consume it.  Returns the
         number of records handled."""
-        if self._stream and timeout_ms:
-            self._nap(timeout_ms)
+        if self._stream and timeout_ms and self._nap(timeout_ms):
             return self._passed(self.consume())
         try:
             ready = self.ep.poll(timeout_ms / 1000.0 if timeout_ms >= 0 else -1)
@@ -46,19 +52,30 @@ class EpollReader:
         return self._passed(sum(self._drain(self.rings[fd]) for fd, _ in ready))
 
     def _nap(self, timeout_ms):
-        if not self._full:
-            ms = self.coalesce_ms if timeout_ms < 0 else min(timeout_ms, self.coalesce_ms)
-            _sleep(ms / 1000.0)
-        self._full = False
+        """The wait of a coalescing poll.  False when the last nap overfilled a ring:
+        then the poll waits in epoll instead, and no stream starts for HOLD seconds."""
+        fill, self._fill = self._fill, 0.0
+        if fill > self.FILL:
+            self._stream = False
+            self._hold = _now() + self.HOLD
+            return False
+        ms = self.coalesce_ms if timeout_ms < 0 else min(timeout_ms, self.coalesce_ms)
+        _sleep(ms / 1000.0)
+        self._napped = True
+        return True
 
     def _passed(self, n):
         """Record a pass that handled ``n`` records: go on coalescing, or start, when
         records come faster than one per coalesce_ms.  Returns n."""
         now = _now()
+        if not self._napped:
+            self._fill = 0.0        # no nap before this pass: its fill tells nothing
+        self._napped = False
         if self._stream:
             self._stream = n > 1
         elif n:
-            self._stream = now - self._last < self.coalesce_ms / 1000.0
+            self._stream = now - self._last < self.coalesce_ms / 1000.0 and \
+                now >= self._hold
         if n:
             self._last = now
         return n
@@ -69,8 +86,7 @@ class EpollReader:
         with _passed()."""
         if not timeout_ms:
             return True
-        if self._stream:
-            self._nap(timeout_ms)
+        if self._stream and self._nap(timeout_ms):
             return True
         try:
             return bool(self.ep.poll(timeout_ms / 1000.0 if timeout_ms > 0 else -1))
@@ -125,9 +141,9 @@ class ReaderGroup(EpollReader):
     def _drain(self, entry):
         reader, ring = entry
         n = reader._drain(ring)
-        if reader._full:
-            reader._full = False
-            self._full = True
+        if reader._fill > self._fill:
+            self._fill = reader._fill
+        reader._fill = 0.0
         return n
 
     def close(self):

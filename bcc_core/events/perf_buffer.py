@@ -175,8 +175,9 @@ class PerfBuffer(EpollReader):
         head = _u64.unpack_from(mm, 1024)[0]
         tail = _u64.unpack_from(mm, 1032)[0]
         rsize, mask, base = r.size, r.mask, r.data_off
-        if head - tail > rsize >> 2:
-            self._full = True       # no coalescing nap before the next pass
+        fill = (head - tail) / rsize    # for the coalescing nap (EpollReader)
+        if fill > self._fill:
+            self._fill = fill
         maker = record_maker(decode)
         rec_size, fields, new = maker or (1 << 62, None, None)
         sample, append = _sample.unpack_from, out.append
@@ -294,8 +295,9 @@ class PerfBuffer(EpollReader):
         if head == tail:
             return 0
         size, mask, base = r.size, r.mask, r.data_off
-        if head - tail > size >> 2:
-            self._full = True       # no coalescing nap before the next pass
+        fill = (head - tail) / size     # for the coalescing nap (EpollReader)
+        if fill > self._fill:
+            self._fill = fill
         cb, cpu = self.callback, r.cpu
         addr = r.addr + 12          # + pos: a sample's data, in address mode
         by_addr = self.addresses

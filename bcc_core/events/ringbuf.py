@@ -52,8 +52,7 @@ class RingBuffer(EpollReader):
         _, cb, cons, prod, mask, _ = ring
         cpos = _u64.unpack_from(cons, 0)[0]
         n = 0
-        if _u64.unpack_from(prod, 0)[0] - cpos > mask >> 2:
-            self._full = True
+        self._filled(_u64.unpack_from(prod, 0)[0] - cpos, mask)
         while True:
             ppos = _u64.unpack_from(prod, 0)[0]
             if cpos >= ppos:
@@ -99,8 +98,7 @@ class RingBuffer(EpollReader):
         size, fields, new = record_maker(decode) or (1 << 62, None, None)
         cpos = _u64.unpack_from(cons, 0)[0]
         ppos = _u64.unpack_from(prod, 0)[0]
-        if ppos - cpos > mask >> 2:
-            self._full = True
+        self._filled(ppos - cpos, mask)
         cap = 1 << 62               # the longest run to try (halved when one was not)
         try:
             while cpos < ppos:
@@ -147,8 +145,7 @@ class RingBuffer(EpollReader):
         cpos = _u64.unpack_from(cons, 0)[0]
         n = 0
         u32 = _u32.unpack_from
-        if _u64.unpack_from(prod, 0)[0] - cpos > mask >> 2:
-            self._full = True
+        self._filled(_u64.unpack_from(prod, 0)[0] - cpos, mask)
         while True:
             ppos = _u64.unpack_from(prod, 0)[0]
             if cpos >= ppos:
@@ -174,6 +171,12 @@ class RingBuffer(EpollReader):
             # released only after the callbacks: the records stay put while in use
             _u64.pack_into(cons, 0, cpos)
         return n
+
+    def _filled(self, pending, mask):
+        """Note how full a ring is (for the coalescing nap: EpollReader)."""
+        fill = pending / (mask + 1)
+        if fill > self._fill:
+            self._fill = fill
 
     def close(self):
         for pin in self._views:     # the exports that pin the mappings
