@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -65,9 +66,16 @@ def spawn(n, rate, python=None):
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
+def _cpu():
+    ru = resource.getrusage(resource.RUSAGE_SELF)     # the consumer: not the generator
+    return ru.ru_utime + ru.ru_stime
+
+
 def measure(child, poll, consume):
     """The measurement window, the same for bcc-core and BCC: from "go" until the generator
-    has exited and the buffers are drained.  Returns (elapsed, generator's own time)."""
+    has exited and the buffers are drained.  Returns (elapsed, generator's own time,
+    this process's CPU seconds in the window)."""
+    c0 = _cpu()
     t0 = time.perf_counter()
     child.stdin.write("go\n")
     child.stdin.flush()
@@ -75,15 +83,17 @@ def measure(child, poll, consume):
         poll(50)
     consume()
     elapsed = time.perf_counter() - t0
+    cpu = _cpu() - c0
     gen_time = float(child.stdout.read().strip() or "nan")
-    return elapsed, gen_time
+    return elapsed, gen_time, cpu
 
 
-def result(impl, which, n, rate, pages, emitted, got, lost, elapsed, gen_time):
+def result(impl, which, n, rate, pages, emitted, got, lost, elapsed, gen_time, cpu):
     return dict(impl=impl, which=which, target_rate=rate, pages=pages, events=n,
                 emitted=emitted, got=got, lost=lost, missing=emitted - got,
                 gen_rate=n / gen_time if gen_time else float("nan"),
-                consume_rate=got / elapsed, elapsed=elapsed)
+                consume_rate=got / elapsed, elapsed=elapsed,
+                cpu_us=cpu / max(got, 1) * 1e6)
 
 
 def build():
@@ -156,12 +166,16 @@ def run_c(exe, n, rate, pages, gen_python=None):
         emitted, got, lost = (int(x) for x in c.stdout.readline().split())
         elapsed = time.perf_counter() - t0
         gen_time = float(child.stdout.read().strip() or "nan")
+        _, _, ru = os.wait4(c.pid, 0)       # its whole life: load and attach included
+        c.returncode = 0
+        cpu = ru.ru_utime + ru.ru_stime
     finally:
         for p in (c, child):
             if p.poll() is None:
                 p.kill()
             p.wait()
-    return result("libbpf", "perf", n, rate, pages, emitted, got, lost, elapsed, gen_time)
+    return result("libbpf", "perf", n, rate, pages, emitted, got, lost, elapsed, gen_time,
+                  cpu)
 
 
 def run(obj, which, n, rate, pages, gen_python=None, api="callback", coalesce_ms=None):
@@ -210,7 +224,7 @@ def run(obj, which, n, rate, pages, gen_python=None, api="callback", coalesce_ms
 
             t.open_ring_buffer(cb)
             poll, consume = b.ring_buffer_poll, b.ring_buffer_consume
-        elapsed, gen_time = measure(child, poll, consume)
+        elapsed, gen_time, cpu = measure(child, poll, consume)
         if which == "ring":
             lost[0] = b.module.bss["ring_drops"]
         emitted = b.module.bss["seq"]
@@ -220,7 +234,7 @@ def run(obj, which, n, rate, pages, gen_python=None, api="callback", coalesce_ms
             child.kill()
         child.wait()
     return result("bcc-core" if api == "callback" else "records", which, n, rate, pages,
-                  emitted, got[0], lost[0], elapsed, gen_time)
+                  emitted, got[0], lost[0], elapsed, gen_time, cpu)
 
 
 def decode_cost(obj, which, n=100000, gen_python=None):
@@ -265,16 +279,17 @@ def decode_cost(obj, which, n=100000, gen_python=None):
     return out
 
 
-HEADER = "%-8s %-5s %6s %9s %9s %9s %9s %9s %12s %12s" % (
+HEADER = "%-8s %-5s %6s %9s %9s %9s %9s %9s %12s %12s %9s" % (
     "impl", "buf", "pages", "target/s", "emitted", "consumed", "lost", "missing",
-    "generated/s", "consumed/s")
+    "generated/s", "consumed/s", "cpu us/ev")
 
 
 def row(r):
-    return "%-8s %-5s %6d %9s %9d %9d %9d %9d %12.0f %12.0f" % (
+    return "%-8s %-5s %6d %9s %9d %9d %9d %9d %12.0f %12.0f %9.2f" % (
         r["impl"], r["which"], r["pages"],
         "%.0f" % r["target_rate"] if r["target_rate"] > 0 else "unpaced",
-        r["emitted"], r["got"], r["lost"], r["missing"], r["gen_rate"], r["consume_rate"])
+        r["emitted"], r["got"], r["lost"], r["missing"], r["gen_rate"], r["consume_rate"],
+        r.get("cpu_us", float("nan")))
 
 
 def rates_arg(text):
@@ -320,15 +335,22 @@ def host(args):
         return
     n = int(100000 * args.check_seconds)
     print()
+    how = {"callback": "callbacks", "records": "read_records()", "libbpf": "libbpf (C)"}
     for pages in (8, 64):
-        for api in ("callback", "records"):
-            r = run(obj, "perf", n, 100000, pages, args.gen_python, api, args.coalesce_ms)
+        for api in ("callback", "records", "libbpf"):
+            if api == "libbpf":
+                if exe is None:
+                    continue
+                r = run_c(exe, n, 100000, pages, args.gen_python)
+            else:
+                r = run(obj, "perf", n, 100000, pages, args.gen_python, api,
+                        args.coalesce_ms)
             print("perf buffer, %d pages/CPU, %s, generator paced at 100000 events/s for "
                   "%.0f s (achieved %.0f/s): consumed %d of %d emitted at %.0f/s, lost %d "
-                  "(reported by lost_cb), missing %d" % (
-                      pages, "callbacks" if api == "callback" else "read_records()",
-                      args.check_seconds, r["gen_rate"], r["got"], r["emitted"],
-                      r["consume_rate"], r["lost"], r["missing"]), flush=True)
+                  "(reported by lost_cb), missing %d; consumer CPU %.2f us/event" % (
+                      pages, how[api], args.check_seconds, r["gen_rate"], r["got"],
+                      r["emitted"], r["consume_rate"], r["lost"], r["missing"],
+                      r["cpu_us"]), flush=True)
 
 
 def median_run(runs):

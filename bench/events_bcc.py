@@ -66,7 +66,7 @@ def run(n, rate, pages, gen_python=None):
             lost[0] += c
 
         b["events"].open_perf_buffer(cb, page_cnt=pages, lost_cb=lost_cb)
-        elapsed, gen_time = measure(child, b.perf_buffer_poll, b.perf_buffer_consume)
+        elapsed, gen_time, cpu = measure(child, b.perf_buffer_poll, b.perf_buffer_consume)
         emitted = b["counter"][b["counter"].Key(0)].value
     finally:
         if b is not None:
@@ -75,7 +75,7 @@ def run(n, rate, pages, gen_python=None):
             child.kill()
         child.wait()
     return result("bcc", "perf", n, rate, pages, emitted, got[0], lost[0], elapsed,
-                  gen_time)
+                  gen_time, cpu)
 
 
 def decode_cost(n=100000, gen_python=None):

@@ -45,10 +45,10 @@ def test_perf_buffer_coalesces_while_streaming(bpf_obj, tmp_path):
                         page_cnt=8, coalesce_ms=SLOW) as pb, \
                 link.attach_auto(o.program("on_openat")):
             _check_modes(pb, lambda: _open_paths([p]), got)
-            # a nap that let the ring fill past 1/32: back to epoll, and no stream
+            # a nap that let the ring fill past an eighth: back to epoll, no stream
             # for HOLD seconds however fast records come
             pb._stream = True
-            _open_paths([p] * 16)               # 8 x 16 records of 84 bytes: > 8 KiB
+            _open_paths([p] * 32)               # 8 x 32 records of 88 bytes: > 4 KiB
             pb.consume()
             assert pb._fill > pb.FILL
             assert pb._nap(1000) is False and not pb._stream and pb._fill == 0
@@ -56,7 +56,7 @@ def test_perf_buffer_coalesces_while_streaming(bpf_obj, tmp_path):
                 _open_paths([p])
                 assert pb.poll(1000) > 0 and not pb._stream
         assert _seqs(got) == list(range(len(got)))
-    assert len(got) == 8 * (4 + 1 + 16 + 2)
+    assert len(got) == 8 * (4 + 1 + 32 + 2)
 
 
 def test_ring_buffer_coalesces_while_streaming(bpf_obj, tmp_path):

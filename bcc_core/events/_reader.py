@@ -14,14 +14,14 @@ class EpollReader:
     waiting in epoll and sleeps ``coalesce_ms`` between passes instead, so that one pass
     takes a batch (interrupt mitigation, as network drivers do it).  A pass that finds
     fewer than two records ends it.  Each pass notes how full it found its rings
-    (``_fill``); when a nap lets a ring fill past 1/32, the ring is too small for the
-    rate to nap safely -- on a busy virtual machine a 1 ms sleep sometimes takes 7 --
-    and the reader goes back to a wake-up per record for a second.  Latency grows by
+    (``_fill``); when a nap lets a ring fill past an eighth, the ring is too small for
+    the rate to nap safely -- on a busy virtual machine a 1 ms sleep sometimes takes 7
+    -- and the reader goes back to a wake-up per record for a second.  Latency grows by
     at most ``coalesce_ms`` and only while a stream lasts; a quiet tool wakes exactly
     as before.  ``coalesce_ms = 0`` turns it off."""
 
     coalesce_ms = 1.0
-    FILL = 1 / 32                   # how full a nap may let a ring get
+    FILL = 1 / 8                    # how full a nap may let a ring get
     HOLD = 1.0                      # seconds without naps after one that overfilled
 
     def __init__(self):

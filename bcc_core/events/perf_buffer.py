@@ -37,6 +37,13 @@ def online_cpus():
     return out
 
 
+def _sample_run(view, k, esize, raw):
+    """Whether the ``k`` records of ``esize`` bytes in ``view`` are all samples of
+    ``raw`` bytes of data."""
+    return same_fields(view, k, esize, (("I", 0, _u32.pack(PERF_RECORD_SAMPLE)),
+                                        ("H", 6, _u16.pack(esize)), ("I", 8, _u32.pack(raw))))
+
+
 class _CpuRing:
     __slots__ = ("cpu", "fd", "mm", "size", "mask", "data_off", "view", "addr")
 
@@ -227,10 +234,8 @@ class PerfBuffer(EpollReader):
     def _run(self, mm, pos, k, esize, raw, out, decode):
         """Decode the ``k`` samples of ``esize`` bytes at ``pos`` if they are a run
         (same type, size, data size): True when they were."""
-        checks = ((("I", 0, _u32.pack(PERF_RECORD_SAMPLE)), ("H", 6, _u16.pack(esize)),
-                   ("I", 8, _u32.pack(raw))))
         with memoryview(mm) as whole, whole[pos:pos + k * esize] as view:
-            if not same_fields(view, k, esize, checks):
+            if not _sample_run(view, k, esize, raw):
                 return False
             self._runs.get_decoder(decode, esize, 12, raw).extend(out, view)
         return True
@@ -243,10 +248,8 @@ class PerfBuffer(EpollReader):
         facade's event() looks there first).  A callback that does not take them (none
         asked) turns that off.  True when they were a run."""
         mm = r.mm
-        checks = ((("I", 0, _u32.pack(PERF_RECORD_SAMPLE)), ("H", 6, _u16.pack(esize)),
-                   ("I", 8, _u32.pack(raw))))
         with memoryview(mm) as whole, whole[pos:pos + k * esize] as view:
-            if not same_fields(view, k, esize, checks):
+            if not _sample_run(view, k, esize, raw):
                 return False
             start = r.addr + pos + 12
             addrs = range(start, start + k * esize, esize)
