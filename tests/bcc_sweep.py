@@ -246,6 +246,7 @@ _NA_PATTERNS = (
               r"attach to a hardware event"),
     ("kallsyms_all", r"in /proc/kallsyms|CONFIG_KALLSYMS_ALL"),
     ("debugfs", r"/sys/kernel/debug/tracing"),
+    ("intel_cpu", r"only support Intel architecture"),
 )
 NA_WHY = {
     "kprobe": "kprobes (CONFIG_KPROBES off)",
@@ -257,6 +258,8 @@ NA_WHY = {
     "kallsyms_all": "kernel data symbols in /proc/kallsyms (CONFIG_KALLSYMS_ALL is off)",
     "debugfs": "debugfs at /sys/kernel/debug (not mounted here; the script hard-codes "
                "/sys/kernel/debug/tracing)",
+    "intel_cpu": "an Intel CPU (the tool decodes VMX exit reasons and checks the vendor "
+                 "first; BCC refuses the same way on an AMD host)",
 }
 # what a tool that stops by itself prints when it gives up (BCC's tools often print an
 # error on stdout and exit with status 0)

@@ -67,6 +67,10 @@ def test_classify():
     assert r["result"] == "NA_HOST" and "no attribute" in r["note"]
     gave_up = cls(stdout_lines=["ERROR: no foo in /proc/kallsyms. Exiting."], sigint=False)
     assert gave_up["result"] == "NA_HOST"
+    amd = tb[:-1] + ["Exception: Failed to do precondition check, due to: Currently we "
+                     "only support Intel architecture, please do expansion if needs more.."]
+    r = cls(stdout_lines=[], stderr_lines=amd, rc=1)
+    assert r["result"] == "NA_HOST" and "Intel CPU" in r["note"]
     assert cls(stdout_lines=["HDR", "1 2 3"], hung="did not exit")["result"] == "FAIL"
     # BCC's trace exits 1 on Ctrl-C, without a traceback: clean; before Ctrl-C it is not
     assert cls(stdout_lines=["HDR", "1 2 3"], rc=1)["result"] == "PASS"
