@@ -38,7 +38,7 @@ GUEST_TESTS = os.path.join(HERE, "guest_tests")
 # The guest's wall-clock cap.  The guest session gets a budget a minute shorter, so it
 # always finishes and reports: a test that would not fit is skipped saying so (TCG speed
 # differs between machines; each guest test prints its start and duration).
-GUEST_TIMEOUT = int(os.environ.get("BCC_CORE_GUEST_TIMEOUT", "1380"))   # 23 min cap
+GUEST_TIMEOUT = int(os.environ.get("BCC_CORE_GUEST_TIMEOUT", "1200"))   # 20 min cap
 GUEST_BUDGET = GUEST_TIMEOUT - 60
 # BCC_CORE_GUEST_TESTS=test_guest_compat.py,test_guest_core.py runs only those files
 CORE_FIELDS = ("tgid", "pid", "real_parent", "comm")

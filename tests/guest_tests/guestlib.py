@@ -185,7 +185,7 @@ def _alarm(signum, frame):
 
 def pytest_collection_modifyitems(session, config, items):
     """Cheap tests first; then modules that start one BCC tool (``GUEST_COST = "bcc"``);
-    then the one that starts six at once (``"bcc-many"``); last BCC's own tools beside
+    then the one that starts three to six at once (``"bcc-many"``); last BCC's own tools beside
     their imports-changed copies (``"bcc-tools"``, a dozen BCC compiles), which takes
     what is left of the budget (BCC compiles for 40-170 s of CPU per tool, depending
     on the machine)."""
