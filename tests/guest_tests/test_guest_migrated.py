@@ -361,7 +361,12 @@ def test_runqlat_matches_bcc(run):
                 (impl, b, h, _both(run, "runqlat"))
 
 
-def _close(a, b, rel=0.25, slack=20):
+# Per-second tables lose counts: each tool prints a table (reads the map) and then clears
+# it (deletes key by key), and what the programs add in between is gone.  Under emulation
+# that gap is long: in one run BCC's net_rx was 273 + 16 over two tables against 388 in
+# both bcc-core implementations' single table (the burst fell into BCC's gap).  So the
+# counts agree within 40 %, not exactly.
+def _close(a, b, rel=0.4, slack=20):
     return abs(a - b) <= max(slack, rel * max(a, b))
 
 
