@@ -296,10 +296,13 @@ class ProbeRules:
         return rec, cname, "\n".join(lines) + "\n"
 
     def _tp_candidates(self, max_members):
-        b = self.btf
-        out = []
-        for off in b._string_offsets("trace_event_raw_", prefix=True):
-            for tid in b._ids_with_name_off(off):
-                if b.kind_of(tid) == _btf.KIND_STRUCT:
-                    out.append(tid)
-        return sorted(out)
+        """trace_event_raw_* structs with at most ``max_members`` members (the event's
+        fields, ``ent`` and ``__data``): the record of an event whose class is named
+        otherwise (softirq_entry's is trace_event_raw_softirq).  The list of all of them
+        is made once per translation."""
+        every = getattr(self, "_tp_every", None)
+        if every is None:
+            b = self.btf
+            every = self._tp_every = [(tid, b.vlen_of(tid)) for tid in
+                                      b.find_prefix("trace_event_raw_", _btf.KIND_STRUCT)]
+        return [tid for tid, vlen in every if vlen <= max_members]

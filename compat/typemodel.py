@@ -131,26 +131,19 @@ class _BTFTypes:
         self._enumerators = None
 
     def typedef_names(self):
+        """{name: first typedef id} of the BTF's own types."""
         if self._typedefs is None:
-            b = self.btf
-            names = {}
-            for tid in range(b.start_id, b.nr_types):
-                if b.kind_of(tid) == _btf.KIND_TYPEDEF:
-                    n = b.type(tid).name
-                    names.setdefault(n, tid)
-            self._typedefs = names
+            self._load_names()
         return self._typedefs
 
     def enumerators(self):
+        """{enumerator name: value} of the BTF's own enums (the first one wins)."""
         if self._enumerators is None:
-            b = self.btf
-            vals = {}
-            for tid in range(b.start_id, b.nr_types):
-                if b.kind_of(tid) in (_btf.KIND_ENUM, _btf.KIND_ENUM64):
-                    for n, v in b.type(tid).values:
-                        vals.setdefault(n, v)
-            self._enumerators = vals
+            self._load_names()
         return self._enumerators
+
+    def _load_names(self):
+        self._typedefs, self._enumerators = _scan_names(self.btf)
 
     def record(self, su, name):
         kind = _btf.KIND_STRUCT if su == "struct" else _btf.KIND_UNION
@@ -208,6 +201,28 @@ class _BTFTypes:
                     if r is not None:
                         return r
         return None
+
+
+def _scan_names(b):
+    """({typedef name: first id}, {enumerator name: value}) over ``b``'s own types, in
+    one pass that reads each type's info word in place and decodes only the enums
+    (35-65 ms on vmlinux BTF; a kind_of() call and a decode per type took 0.6 s, tens
+    of seconds under emulation)."""
+    import struct
+    u32 = struct.Struct("<I").unpack_from
+    data, names, start = b.data, b._name_offs, b.start_id
+    typedefs, vals = {}, {}
+    enum_kinds = (_btf.KIND_ENUM, _btf.KIND_ENUM64)
+    for i, pos in enumerate(b._offs):
+        kind = (u32(data, pos + 4)[0] >> 24) & 0x1F
+        if kind == _btf.KIND_TYPEDEF:
+            n = b.string(names[i])
+            if n not in typedefs:
+                typedefs[n] = i + start
+        elif kind in enum_kinds:
+            for n, v in b.type(i + start).values:
+                vals.setdefault(n, v)
+    return typedefs, vals
 
 
 _btf_types = {}
