@@ -33,6 +33,7 @@ from bcc_core.errors import BccCoreError
 # finding clang (re-exported: build.find_clang, build.ToolMissingError...)
 from .clang import (CLANG_NAMES, CLANG_PACKAGE, ToolMissingError, clang_available,  # noqa
                     clang_path, find_clang)
+from . import pch as _pch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COMPAT_HEADER = os.path.join(HERE, "bcc_compat.h")
@@ -300,25 +301,52 @@ def translate_text(text, filename=TEXT_NAME, cflags=(), btf_path=None, src_dir=N
         raise err from None
 
 
+def _clang_flags(inc):
+    flags = ["-target", "bpf", "-g", "-O2", "-D__TARGET_ARCH_x86",
+             "-Wno-unused-value", "-Wno-pointer-sign", "-Wno-compare-distinct-pointer-types",
+             "-Wno-int-conversion", "-Wno-incompatible-pointer-types-discards-qualifiers",
+             "-I", inc]
+    if os.path.isdir("/usr/include/x86_64-linux-gnu"):
+        flags += ["-idirafter", "/usr/include/x86_64-linux-gnu"]
+    return flags
+
+
+def precompile_prelude(btf_path=None, cflags=(), clang=None):
+    """Build (if missing) the precompiled prelude that compiles with these cflags load
+    (see compat/pch.py); its path, or None when clang could not build it.  The first
+    BPF(text=) of a program does this itself."""
+    clang = clang or find_clang()
+    inc = include_dir(btf_path)
+    return _pch.ensure(clang, _clang_flags(inc) + list(normalize_cflags(cflags)), inc,
+                       toolchain_id(clang))
+
+
 def compile_c(core_text, out_path, cflags=(), btf_path=None, src_dir=None,
               filename=TEXT_NAME, clang=None):
     """clang -target bpf -g -O2 the CO-RE C text into out_path."""
     import subprocess
     clang = clang or find_clang()
     inc = include_dir(btf_path)
-    cmd = [clang, "-target", "bpf", "-g", "-O2", "-D__TARGET_ARCH_x86",
-           "-Wno-unused-value", "-Wno-pointer-sign", "-Wno-compare-distinct-pointer-types",
-           "-Wno-int-conversion", "-Wno-incompatible-pointer-types-discards-qualifiers",
-           "-I", inc]
-    if src_dir:
-        cmd += ["-I", src_dir]
-    if os.path.isdir("/usr/include/x86_64-linux-gnu"):
-        cmd += ["-idirafter", "/usr/include/x86_64-linux-gnu"]
-    cmd += list(cflags)
+    base = _clang_flags(inc)
+    own = ["-I", src_dir] if src_dir else []      # the program's directory, then cflags
+    cflags = list(cflags)
+    text = _text_bytes(core_text)
+    pch = None
+    if _pch.usable(text, src_dir):
+        pch = _pch.ensure(clang, base + cflags, inc, toolchain_id(clang))
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     tmp = "%s.%d.tmp" % (out_path, os.getpid())
-    cmd += ["-x", "c", "-c", "-", "-o", tmp]
-    r = subprocess.run(cmd, input=_text_bytes(core_text), capture_output=True)
+    io = ["-x", "c", "-c", "-", "-o", tmp]
+    r = None
+    if pch:
+        r = subprocess.run([clang] + base + own + cflags + ["-include-pch", pch] + io,
+                           input=text, capture_output=True)
+        if r.returncode and _pch.rejected(r.stderr.decode("utf-8", "replace")):
+            _pch.discard(pch)
+            r = None
+    if r is None:
+        r = subprocess.run([clang] + base + own + cflags + io, input=text,
+                           capture_output=True)
     if r.returncode:
         try:
             os.unlink(tmp)

@@ -47,6 +47,7 @@ from .typemodel import (Void, Prim, Ptr, Arr, Fn, MapTy, Rec, prim_from_words,  
     is_ptrish, pointee, btf_types, helper_returns, EXTRA_FUNCS, UNSUPPORTED_CALLS,
     PROBE_READ, STATEMENTS, MAP_TYPES, MapDecl, same_type)
 from .splice import Emitter, Source, apply_edits  # noqa: F401
+from .pch import HEAD
 # the translator's parts
 from .calls import CallRules
 from .checker import Checker
@@ -247,11 +248,7 @@ class Translator(Frontend, Checker, KernelReads, CallRules, ProbeRules):
                 self.em.collect(ext, out)
             for e in out:
                 edits[e[:2]] = e
-        head = ["/* CO-RE C translated from BCC dialect by bcc_core.compat: do not edit */\n",
-                '#include "vmlinux.h"\n', "#include <bpf/bpf_helpers.h>\n",
-                "#include <bpf/bpf_tracing.h>\n", "#include <bpf/bpf_core_read.h>\n",
-                "#include <bpf/bpf_endian.h>\n", '#include "bcc_compat.h"\n']
-        head += self.tp_text
+        head = [HEAD] + self.tp_text
         tail = []
         # the record type of each perf/ring buffer, where BTF keeps it for the facade: a
         # global function in .text is in BTF and is no program (never called or loaded)
