@@ -101,3 +101,4 @@ def test_facade_records_iterator(bpf_obj, table):
     finally:
         os.close(devnull)
         del libc
+

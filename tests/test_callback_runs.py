@@ -2,7 +2,8 @@
 _call_run): the records event(data) returns inside the callback are decoded a run at a
 time beforehand, and equal what from_address decodes at the same address; a callback
 that never asks for them turns that off; a callback raising mid-run leaves the rest of
-the run for the next poll.  Real perf buffers, the facade's tables."""
+the run for the next poll.  After a first run that shows the callback calls event(),
+the table's event is the run's look-up (in C) while each run lasts.  Real perf buffers, the facade's tables."""
 import os
 
 import pytest
@@ -26,7 +27,8 @@ def test_predecoded_records_equal_single_decoding(bpf_obj, tmp_path):
 
         def cb(cpu, data, size):
             rec = t.event(data)
-            seen.append((rec, type(rec).from_address(data), t._reader.decoded is not None))
+            pre = t._reader.decoded is not None or "event" in vars(t)
+            seen.append((rec, type(rec).from_address(data), pre))
         t.open_perf_buffer(cb, page_cnt=64)
         _open_paths([p])                    # the first event() call names the class
         b.perf_buffer_poll(1000)
@@ -79,3 +81,39 @@ def test_callback_raising_mid_run_leaves_the_rest(bpf_obj, tmp_path):
         assert len(seqs) == 10
         b.perf_buffer_consume()
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) and len(seqs) >= 32
+
+
+def test_runs_bind_the_tables_event(bpf_obj, tmp_path):
+    """Past the first run (the probe), event is bound to the run's look-up while the
+    run's callbacks run: the same record twice if asked twice, bytes (not an address)
+    decoded the long way, the table's own event() back after each run -- also when a
+    callback raises."""
+    need_root()
+    import ctypes
+    p = str(tmp_path / "x")
+    got, bound, fail = [], [], [-1]
+    with _bpf(bpf_obj, 32) as b:
+        t = b["perf_events"]
+
+        def cb(cpu, data, size):
+            e = b["perf_events"].event(data)
+            assert b["perf_events"].event(data) == e
+            assert t.event(ctypes.string_at(data, size)) == e
+            bound.append("event" in vars(t))
+            if e.seq == fail[0]:
+                raise RuntimeError("stop at %d" % e.seq)
+            got.append(e.seq)
+        t.open_perf_buffer(cb, page_cnt=64)
+        for _ in range(3):
+            _open_paths([p])
+            b.perf_buffer_poll(1000)
+            b.perf_buffer_consume()
+            assert "event" not in vars(t)
+        assert t._reader._bound and any(bound) and t._reader.predecode is not None
+        fail[0] = got[-1] + 5
+        _open_paths([p])
+        with pytest.raises(RuntimeError, match="stop at %d" % fail[0]):
+            b.perf_buffer_poll(1000)
+        assert "event" not in vars(t) and not t._reader._run_records
+        b.perf_buffer_consume()
+    assert fail[0] not in got and got == sorted(got) and fail[0] + 1 in got

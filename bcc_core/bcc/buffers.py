@@ -176,6 +176,10 @@ class PerfEventArray(_EventDecoder, TableBase):
         except OSError as e:
             raise Exception("Could not open perf buffer: %s" % e) from e
         self._reader = reader
+        # runs of records decoded beforehand are looked up by event() with no Python
+        # frame of ours (PerfBuffer._call_run): any other address goes the long way
+        reader.on_run = self._on_run
+        reader._run_records.fallback = partial(PerfEventArray.event, self)
         try:    # the record class now, not at the first event (records flow by then)
             self.set_event_type(self._event_class or self.bpf._event_class_for(self))
         except Exception:
@@ -188,6 +192,14 @@ class PerfEventArray(_EventDecoder, TableBase):
     def _decoded(self):
         r = self._reader
         return r.decoded if r is not None else None
+
+    def _on_run(self, lookup):
+        """While the reader hands a decoded run to the callback, event is ``lookup``
+        (address -> record, in C); after it, the method again."""
+        if lookup is None:
+            self.__dict__.pop("event", None)
+        else:
+            self.event = lookup
 
     def read_records(self, timeout=0, raw=False, **open_kw):
         """The batch form of the callbacks: wait up to ``timeout`` ms (-1: forever,

@@ -115,8 +115,9 @@ class EpollReader:
 
 
 def record_maker(decode):
-    """(size, scalar fields' unpack, tuple.__new__) when ``decode`` is a struct_view
-    record class, whose records the batch readers build inline; else None."""
+    """(size, unpack_from of the record's slots, tuple.__new__) when ``decode`` is a
+    struct_view record class, whose records the batch readers build inline
+    (``new(decode, unpack_from(buffer, offset))``); else None."""
     size = getattr(decode, "_rec_size", None)
     fields = getattr(decode, "_rec_unpack", None)
     if size is None or fields is None or not isinstance(decode, type) or \

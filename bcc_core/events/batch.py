@@ -11,7 +11,7 @@ record loop for whatever is not one (wrap-around, lost-sample records, mixed siz
 import gc
 import struct
 from itertools import repeat
-from _operator import add, itemgetter
+from _operator import itemgetter
 
 _first = itemgetter(0)
 
@@ -48,26 +48,25 @@ def same_fields(view, k, stride, checks):
 class RunDecoder:
     """Decodes runs of records of one shape: ``stride`` bytes each, the data
     ``data_len`` bytes at ``data_off``, by ``decode`` (bytes, any callable taking the
-    data, or a struct_view record class, which is built inline)."""
+    data, or a struct_view record class, whose records are built inline: one
+    ``iter_unpack`` gives every record's slots)."""
 
     def __init__(self, decode, stride, data_off, data_len):
         self.decode = decode
         self.raw = struct.Struct("=%dx%ds%dx" % (data_off, data_len,
                                                  stride - data_off - data_len))
-        self.fields = None
+        self.slots = None
         fmt = getattr(decode, "_rec_format", None)
         size = getattr(decode, "_rec_size", None)
         if fmt is not None and size is not None and data_len >= size:
             body = fmt.lstrip("=")
             n = struct.calcsize("=" + body)
-            self.fields = struct.Struct("=%dx%s%dx" % (data_off, body, stride - data_off - n))
+            self.slots = struct.Struct("=%dx%s%dx" % (data_off, body, stride - data_off - n))
 
     def extend(self, out, view):
         """Append the records of ``view`` (a whole number of strides) to ``out``."""
-        if self.fields is not None:
-            out.extend(map(tuple.__new__, repeat(self.decode),
-                           map(add, self.raw.iter_unpack(view),
-                               self.fields.iter_unpack(view))))
+        if self.slots is not None:
+            out.extend(map(tuple.__new__, repeat(self.decode), self.slots.iter_unpack(view)))
         elif self.decode is bytes:
             out.extend(map(_first, self.raw.iter_unpack(view)))
         else:

@@ -44,6 +44,15 @@ def _sample_run(view, k, esize, raw):
                                         ("H", 6, _u16.pack(esize)), ("I", 8, _u32.pack(raw))))
 
 
+class RunRecords(dict):
+    """Address -> record of the run being handed to callbacks (see
+    PerfBuffer._call_run); an address not in the run is answered by ``fallback``."""
+    __slots__ = ("fallback",)
+
+    def __missing__(self, address):
+        return self.fallback(address)
+
+
 class _CpuRing:
     __slots__ = ("cpu", "fd", "mm", "size", "mask", "data_off", "view", "addr")
 
@@ -129,6 +138,9 @@ class PerfBuffer(EpollReader):
         self._runs = RunDecoders()
         self.predecode = None       # a struct_view record class: see _call_run
         self.decoded = None
+        self.on_run = None          # see _call_run
+        self._bound = False         # on_run takes the runs' look-ups (after a probe run)
+        self._run_records = RunRecords()
         try:
             for cpu in online_cpus():
                 if cpu >= perf_map.max_entries:
@@ -211,9 +223,8 @@ class PerfBuffer(EpollReader):
                             cap = max(2, k // 2)
                         if off + esize <= rsize:        # one sample, contiguous
                             tail += esize               # past it, even if decode raises
-                            data = mm[pos + 12:pos + 12 + raw]
-                            append(new(decode, (data,) + fields(data)) if raw >= rec_size
-                                   else decode(data))
+                            append(new(decode, fields(mm, pos + 12)) if raw >= rec_size
+                                   else decode(mm[pos + 12:pos + 12 + raw]))
                             continue
                     elif esize < 8:
                         break       # corrupt: give up on the rest
@@ -243,11 +254,19 @@ class PerfBuffer(EpollReader):
     def _call_run(self, r, tail, pos, k, esize, raw):
         """Address mode: hand the ``k`` samples at ``pos`` to the callback if they are a
         run (see _run), with their records decoded at once beforehand when
-        ``predecode`` names the record class the callback's event() will ask for:
-        ``decoded`` maps each address to its record while the run's callbacks run (the
-        facade's event() looks there first).  A callback that does not take them (none
-        asked) turns that off.  True when they were a run."""
+        ``predecode`` names the record class the callback's event() will ask for.
+        True when they were a run.
+
+        The first such run is a probe: ``decoded`` maps each address to its record
+        while the run's callbacks run, and the facade's event() pops them from there.
+        A callback that took none (it never calls event()) turns the pre-decoding off.
+        One that did, when ``on_run`` is set, gets the later runs' look-up bound with
+        no Python code in between: ``on_run(lookup)`` before a run's callbacks and
+        ``on_run(None)`` after them, ``lookup(address)`` being the C-level
+        ``__getitem__`` of a :class:`RunRecords` whose ``fallback`` (set by the
+        facade) answers any other address."""
         mm = r.mm
+        bound = False
         with memoryview(mm) as whole, whole[pos:pos + k * esize] as view:
             if not _sample_run(view, k, esize, raw):
                 return False
@@ -257,7 +276,12 @@ class PerfBuffer(EpollReader):
             if cls is not None:
                 recs = []
                 self._runs.get_decoder(cls, esize, 12, raw).extend(recs, view)
-                self.decoded = decoded = dict(zip(addrs, recs))
+                if self._bound:
+                    bound = self._run_records
+                    bound.update(zip(addrs, recs))
+                    self.on_run(bound.__getitem__)
+                else:
+                    self.decoded = decoded = dict(zip(addrs, recs))
         cb, cpu, a = self.callback, r.cpu, start
         try:
             for a in addrs:
@@ -266,10 +290,15 @@ class PerfBuffer(EpollReader):
             _u64.pack_into(mm, 1032, tail + ((a - start) // esize + 1) * esize)
             raise
         finally:
-            if cls is not None:
+            if bound:
+                bound.clear()
+                self.on_run(None)
+            elif cls is not None:
                 self.decoded = None
                 if len(decoded) == k:       # no event() took one: stop decoding
                     self.predecode = None
+                elif self.on_run is not None:
+                    self._bound = True
         return True
 
     def _count_lost(self, cpu, cnt):

@@ -125,9 +125,8 @@ class RingBuffer(EpollReader):
                 cpos += step                # past it, even if decode raises
                 if not hdr & DISCARD:
                     # data is mapped twice in a row, so a record never wraps
-                    data = prod[off + HDR:off + HDR + length]
-                    append(new(decode, (data,) + fields(data)) if length >= size
-                           else decode(data))
+                    append(new(decode, fields(prod, off + HDR)) if length >= size
+                           else decode(prod[off + HDR:off + HDR + length]))
         finally:
             _u64.pack_into(cons, 0, cpos)
 

@@ -1,9 +1,10 @@
 """BTF structs -> record classes decoded with :mod:`struct`, for ``event()``.
 
 A record class is generated from the BPF object's BTF for the struct a program submits
-to a perf or ring buffer.  An instance holds a copy of the record's bytes and its scalar
-fields, decoded together when it is made (other fields are decoded when read), with the
-values BCC's ctypes classes give for the same C types:
+to a perf or ring buffer.  An instance is a tuple of slots covering the record's bytes,
+all made by one ``struct`` call: its scalar fields decoded, the rest as bytes that the
+other fields decode when read (see :class:`Record`).  The values are those BCC's ctypes
+classes give for the same C types:
 
 - integers, enums, ``_Bool`` (bool), ``float``/``double``: Python numbers; ``char``: a
   one-byte ``bytes``; pointers: an int, or None for NULL (as ctypes' ``c_void_p``);
@@ -22,6 +23,7 @@ of a small tool's start-up.  A program that needs ctypes objects (``ct.sizeof(ev
 ``ct.addressof``) names a ctypes type with ``set_event_type(cls)`` or ``event_types``.
 """
 import struct as _struct
+from _bisect import bisect_right as _bisect_right    # built in
 from _operator import itemgetter as _itemgetter     # built in (operator.py is a file)
 
 from .. import _sys
@@ -37,27 +39,27 @@ _INT_CODES = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
 class Record(tuple):
     """Base of the generated record classes: ``_rec_size`` bytes, fields as properties.
 
-    A record is a tuple: element 0 is a copy of the record's bytes, the others are its
-    scalar fields (integers, enums, floats, chars, pointers), all decoded by one
-    ``Struct.unpack_from`` when the record is made.  Those fields read through
-    ``operator.itemgetter`` properties, which run no Python code.  The other fields
-    (char and other arrays, bitfields, nested records) decode from the bytes when they
-    are read."""
+    A record is a tuple of slots that cover its bytes in order, all made by one
+    ``Struct.unpack_from`` (``_rec_unpack``, format ``_rec_format``): each scalar field
+    (integers, enums, chars, pointers) that overlaps nothing is a slot of its own, read
+    through an ``operator.itemgetter`` property that runs no Python code; every other
+    stretch (char and other arrays, nested records, bitfields, a union's overlapping
+    members, bools, floats, padding) is a ``bytes`` slot that its fields decode from
+    when read.  Packing the slots gives the record's bytes back exactly."""
     __slots__ = ()
     _rec_size = 0
     _rec_fields = ()
-    _rec_unpack = _struct.Struct("=").unpack_from   # the scalar fields (here: none)
-    _rec_format = "="                               # ... and their struct format
+    _rec_unpack = _struct.Struct("=").unpack_from   # bytes -> the slots (here: none)
+    _rec_pack = _struct.Struct("=").pack            # and back
+    _rec_format = "="                               # their struct format
 
     def __new__(cls, raw=None):
         size = cls._rec_size
         if raw is None:
             raw = bytes(size)
-        else:
-            raw = bytes(raw)
-            if len(raw) < size:         # a short record: the rest reads as zeros
-                raw += bytes(size - len(raw))
-        return tuple.__new__(cls, (raw,) + cls._rec_unpack(raw))
+        elif len(raw) < size:           # a short record: the rest reads as zeros
+            raw = bytes(raw) + bytes(size - len(raw))
+        return tuple.__new__(cls, cls._rec_unpack(raw))
 
     @classmethod
     def from_buffer_copy(cls, data, offset=0):
@@ -68,7 +70,7 @@ class Record(tuple):
     # callbacks get); each generated class has its own (see _from_address)
 
     def __bytes__(self):
-        return self[0][:self._rec_size]
+        return self._rec_pack(*self)
 
     def __eq__(self, other):
         return type(other) is type(self) and bytes(self) == bytes(other)
@@ -83,20 +85,22 @@ class Record(tuple):
             "%s=%r" % (n, getattr(self, n)) for n in self._rec_fields))
 
 
-def _getter_scalar(code, off):
-    """A scalar field outside the record's Struct (it overlaps another: unions)."""
+# Getter makers for the fields decoded when read: each takes the field's slot index
+# ``i`` and its offset ``off`` in that slot's bytes.
+
+def _getter_scalar(code, i, off):
     unpack = _struct.Struct("=" + code).unpack_from
 
     def get(self):
-        return unpack(self[0], off)[0]
+        return unpack(self[i], off)[0]
     return get
 
 
-def _getter_pointer(off):
+def _getter_pointer(i, off):
     unpack = _struct.Struct("=Q").unpack_from
 
     def get(self):
-        return unpack(self[0], off)[0] or None
+        return unpack(self[i], off)[0] or None
     return get
 
 
@@ -106,40 +110,45 @@ def _getter_pointer_at(index):
     return get
 
 
-def _getter_chars(off, n):
+def _getter_chars(i, off, n):
     end = off + n
 
     def get(self):
-        s = self[0][off:end]
-        i = s.find(b"\0")
-        return s if i < 0 else s[:i]
-    return get
+        s = self[i][off:end]
+        k = s.find(b"\0")
+        return s if k < 0 else s[:k]
+
+    def get_whole(self):                # the slot is the array
+        s = self[i]
+        k = s.find(b"\0")
+        return s if k < 0 else s[:k]
+    return get_whole if off == 0 and n == -1 else get
 
 
-def _getter_array(code, off, nbytes):
+def _getter_array(code, i, off, nbytes):
     end = off + nbytes
 
     def get(self):
-        return memoryview(self[0])[off:end].cast(code)
+        return memoryview(self[i])[off:end].cast(code)
     return get
 
 
-def _getter_records(cls, off, n, stride):
+def _getter_records(cls, i, off, n, stride):
     def get(self):
-        raw = self[0]
-        return tuple(cls(raw[off + i * stride:off + (i + 1) * stride]) for i in range(n))
+        raw = self[i]
+        return tuple(cls(raw[off + k * stride:off + (k + 1) * stride]) for k in range(n))
     return get
 
 
-def _getter_record(cls, off):
+def _getter_record(cls, i, off):
     end = off + cls._rec_size
 
     def get(self):
-        return cls(self[0][off:end])
+        return cls(self[i][off:end])
     return get
 
 
-def _getter_bits(bit_off, bits, signed):
+def _getter_bits(i, bit_off, bits, signed):
     lo = bit_off // 8
     hi = (bit_off + bits + 7) // 8
     shift = bit_off - lo * 8
@@ -147,40 +156,56 @@ def _getter_bits(bit_off, bits, signed):
     sign = 1 << (bits - 1)
 
     def get(self):
-        v = (int.from_bytes(self[0][lo:hi], "little") >> shift) & mask
+        v = (int.from_bytes(self[i][lo:hi], "little") >> shift) & mask
         if signed and v & sign:
             v -= 1 << bits
         return v
     return get
 
 
-def _from_address(cls, size, unpack_fields):
+def _from_address(cls, size, unpack_slots):
     """Record.from_address for one class, with what it needs bound (a callback's hot
     path: one call per event)."""
     def from_address(address, cls=cls, size=size, new=tuple.__new__, unpack=_unpack,
-                     cast=_cast, charp=_charp, fields=unpack_fields):
-        raw = unpack(cast(charp, address), size)
-        return new(cls, (raw,) + fields(raw))
+                     cast=_cast, charp=_charp, slots=unpack_slots):
+        return new(cls, slots(unpack(cast(charp, address), size)))
     from_address.__doc__ = "A record copied from memory at ``address`` (what event " \
         "callbacks get)."
     return staticmethod(from_address)
 
 
-def _scalar_struct(scalars):
-    """The struct format decoding the non-overlapping scalar fields at once, and each
-    field's index in a record (0 is the raw bytes): ``(format, {key: index})``.
-    ``scalars`` holds (key, code, offset, size) in member order; a field overlapping
-    one already placed (a union's other members) is left out."""
-    fmt, pos, index = ["="], 0, {}
-    for key, code, off, size in sorted(scalars, key=lambda f: f[2]):
-        if off < pos:
-            continue
-        if off > pos:
-            fmt.append("%dx" % (off - pos))
-        fmt.append(code)
-        pos = off + size
-        index[key] = len(index) + 1
-    return "".join(fmt), index
+def _slots(size, scalars, spans):
+    """The record's slots: ``scalars`` holds (key, code, offset, size) of the fields
+    that may be slots of their own, ``spans`` (offset, end) of the bytes the other
+    fields read.  Overlapping fields form one span (a scalar among them too); bytes
+    nobody reads (padding) are spans of their own, so that the slots cover every
+    byte; a field of no bytes gets a slot of no bytes.  Returns (format, [(start, end, key or None)] in order)."""
+    items = sorted([(off, off + n, key, code) for key, code, off, n in scalars] +
+                   [(a, b, None, None) for a, b in spans],
+                   key=lambda it: it[:2])
+    groups = []                     # [start, end, [items]] of overlapping items
+    for it in items:
+        if groups and it[0] < groups[-1][1]:
+            g = groups[-1]
+            g[1] = max(g[1], it[1])
+            g[2].append(it)
+        else:
+            groups.append([it[0], it[1], [it]])
+    fmt, pos, slots = ["="], 0, []
+    for a, b, members in groups + [[size, size, None]]:
+        if a > pos:                 # padding: kept, so that packing is exact
+            fmt.append("%ds" % (a - pos))
+            slots.append((pos, a, None))
+        if members is None:
+            break
+        key, code = members[0][2:] if len(members) == 1 else (None, None)
+        fmt.append(code if key is not None else "%ds" % (b - a))
+        slots.append((a, b, key))
+        pos = b
+    if not slots:                   # an empty struct (a flexible array at most)
+        fmt.append("0s")
+        slots.append((0, 0, None))
+    return "".join(fmt), slots
 
 
 class RecordBuilder(object):
@@ -205,13 +230,14 @@ class RecordBuilder(object):
 
     def _scalar(self, tid):
         """(kind, struct code or None, size) of a non-record type: kind is "int",
-        "char", "ptr", "array" or "record"."""
+        "char", "ptr", "lazy" (bool, float: read from bytes, so that packing gives
+        them back exactly), "wide", "bytes", "array" or "record"."""
         b = self.btf
         t = b.type(b.skip_mods(tid))
         k = t.kind
         if k == _btf.KIND_INT:
             if t.size == 1 and t.encoding & _btf.INT_BOOL:
-                return "int", "?", 1
+                return "lazy", "?", 1
             if t.size == 1 and (t.encoding & _btf.INT_CHAR or t.name == "char"):
                 return "char", "c", 1
             code = _INT_CODES.get((t.size, bool(t.encoding & _btf.INT_SIGNED)))
@@ -225,7 +251,7 @@ class RecordBuilder(object):
             return ("int", code, t.size) if code else ("bytes", "B", t.size)
         if k == _btf.KIND_FLOAT:
             code = {4: "f", 8: "d"}.get(t.size)
-            return ("int", code, t.size) if code else ("bytes", "B", t.size)
+            return ("lazy", code, t.size) if code else ("bytes", "B", t.size)
         if k == _btf.KIND_PTR:
             return "ptr", "Q", 8
         if k == _btf.KIND_ARRAY:
@@ -234,41 +260,52 @@ class RecordBuilder(object):
             return "record", None, t.size
         return "bytes", "B", max(getattr(t, "size", 0) or 0, 0)
 
-    def _array_getter(self, t, off):
+    def _array_getter(self, t, nbytes):
+        """A maker (slot index, offset) -> getter for array type ``t``."""
         b = self.btf
         n = t.nelems
         et = b.type(b.skip_mods(t.elem_type))
         kind, code, size = self._scalar(et.id)
         if kind == "char":
-            return _getter_chars(off, n)
-        if kind in ("int", "ptr", "bytes") and code:
+            return lambda i, off, whole=False: _getter_chars(i, off, -1 if whole else n)
+        if kind in ("int", "ptr", "bytes", "lazy") and code:
             if kind == "bytes":
-                return _getter_array("B", off, n * size)
-            return _getter_array(code, off, n * size)
+                return lambda i, off, whole=False: _getter_array("B", i, off, n * size)
+            return lambda i, off, whole=False: _getter_array(code, i, off, n * size)
         if kind == "wide":
-            return _getter_array(code, off, n * 16)
+            return lambda i, off, whole=False: _getter_array(code, i, off, n * 16)
         if kind == "record":
-            return _getter_records(self.record(et.id), off, n, et.size)
+            rec = self.record(et.id)
+            return lambda i, off, whole=False: _getter_records(rec, i, off, n, et.size)
         # an array of arrays: a tuple of the inner arrays
         stride = self.btf.resolve_size(et.id)
-        getters = [self._array_getter(et, off + i * stride) for i in range(n)]
+        inner = self._array_getter(et, stride)
 
-        def get(self_):
-            return tuple(g(self_) for g in getters)
-        return get
+        def make(i, off, whole=False):
+            getters = [inner(i, off + k * stride) for k in range(n)]
+
+            def get(self_):
+                return tuple(g(self_) for g in getters)
+            return get
+        return make
 
     def _members(self, t, base, out):
-        """(name, getter) for each member of ``t`` at byte ``base``; anonymous members'
-        own members are the parent's."""
+        """(name, field) for each member of ``t`` at byte ``base`` (anonymous members'
+        own members are the parent's): field is (kind, code, offset, size) for a
+        scalar that may be a slot of its own, else (offset, end, maker) with
+        ``maker(slot index, offset in the slot, whole)`` making the getter."""
         b = self.btf
         for m in t.members:
             mt = b.type(b.skip_mods(m.type))
             if m.bitfield_size:
                 signed = (mt.kind == _btf.KIND_INT and bool(mt.encoding & _btf.INT_SIGNED)) \
                     or (mt.kind in (_btf.KIND_ENUM, _btf.KIND_ENUM64) and bool(mt.signed))
-                get = _getter_bits(base * 8 + m.bit_offset, m.bitfield_size, signed)
+                bit = base * 8 + m.bit_offset
+                lo, bits = bit // 8, m.bitfield_size
                 if m.name:
-                    out.append((m.name, get))
+                    out.append((m.name, (lo, (bit + bits + 7) // 8,
+                                         lambda i, off, whole=False, r=bit % 8, n=bits,
+                                         sg=signed: _getter_bits(i, off * 8 + r, n, sg))))
                 continue
             off = base + m.bit_offset // 8
             if not m.name:
@@ -277,40 +314,53 @@ class RecordBuilder(object):
                 continue
             kind, code, size = self._scalar(mt.id)
             if kind in ("int", "char", "ptr"):
-                get = (kind, code, off, size)   # decoded with the others: see _build
+                out.append((m.name, (kind, code, off, size)))
+                continue
+            if kind == "lazy":
+                make = (lambda i, o, whole=False, c=code: _getter_scalar(c, i, o))
             elif kind == "wide":
-                get = _getter_array(code, off, 16)
+                make = (lambda i, o, whole=False, c=code: _getter_array(c, i, o, 16))
             elif kind == "bytes":
-                get = _getter_array("B", off, size)
+                make = (lambda i, o, whole=False, n=size: _getter_array("B", i, o, n))
             elif kind == "array":
-                get = self._array_getter(mt, off)
+                make = self._array_getter(mt, size)
             else:
-                get = _getter_record(self.record(mt.id), off)
-            out.append((m.name, get))
+                rec = self.record(mt.id)
+                make = (lambda i, o, whole=False, r=rec: _getter_record(r, i, o))
+            out.append((m.name, (off, off + size, make)))
         return out
 
     def _build(self, t):
         fields = self._members(t, 0, [])
-        fmt, index = _scalar_struct([(k, g[1], g[2], g[3])
-                                     for k, (_, g) in enumerate(fields)
-                                     if type(g) is tuple])
-        unpack = _struct.Struct(fmt).unpack_from
-        d = {"__slots__": (), "_rec_size": t.size, "_rec_unpack": unpack,
-             "_rec_format": fmt,
+        scalars = [(k, f[1], f[2], f[3]) for k, (_, f) in enumerate(fields) if len(f) == 4]
+        spans = [(f[0], f[1]) for _, f in fields if len(f) == 3]
+        fmt, slots = _slots(t.size, scalars, spans)
+        st = _struct.Struct(fmt)
+        own = {key: i for i, (_, _, key) in enumerate(slots) if key is not None}
+        span_slots = [(a, i) for i, (a, _, key) in enumerate(slots) if key is None]
+        starts = [a for a, _ in span_slots]
+        d = {"__slots__": (), "_rec_size": t.size, "_rec_unpack": st.unpack_from,
+             "_rec_pack": st.pack, "_rec_format": fmt,
              "_rec_fields": tuple(n for n, _ in fields)}
-        for k, (name, get) in enumerate(fields):
-            if type(get) is tuple:
-                kind, code, off, _ = get
-                i = index.get(k)
-                if kind == "ptr":
-                    get = _getter_pointer(off) if i is None else _getter_pointer_at(i)
-                elif i is None:
-                    get = _getter_scalar(code, off)
+        for k, (name, f) in enumerate(fields):
+            i = own.get(k)
+            if len(f) == 4 and i is not None:       # a slot of its own
+                get = _getter_pointer_at(i) if f[0] == "ptr" else _itemgetter(i)
+            else:
+                if len(f) == 4:                     # a scalar in a merged span
+                    kind, code, a, n = f
+                    make = (lambda i, o, whole=False, c=code: _getter_pointer(i, o)) \
+                        if kind == "ptr" else \
+                        (lambda i, o, whole=False, c=code: _getter_scalar(c, i, o))
+                    b_ = a + n
                 else:
-                    get = _itemgetter(i)
+                    a, b_, make = f
+                i = span_slots[max(_bisect_right(starts, a) - 1, 0)][1]    # its span
+                s0, s1, _ = slots[i]
+                get = make(i, a - s0, whole=(a == s0 and b_ == s1))
             d[name] = property(get)
         cls = type(str(t.name or "anon"), (Record,), d)
-        cls.from_address = _from_address(cls, t.size, unpack)
+        cls.from_address = _from_address(cls, t.size, st.unpack_from)
         return cls
 
 
