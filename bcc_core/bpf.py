@@ -163,7 +163,7 @@ class BPF(LinkTables, Loading, Tables, Symbols, Kprobes, Attach, AutoAttach, Tra
         self.debug = debug
         self.module = None
         self.funcs = {}             # name (bytes) -> BPF.Function
-        self.tables = {}            # what b["name"] returned, cached
+        self.clear()                # the tables b["name"] returned (see Tables)
         self.attachments = Attachments()    # b.kprobe_fds... are its dicts
         self.perf_buffers = {}
         self._perf_epoll = None

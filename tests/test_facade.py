@@ -307,6 +307,16 @@ def test_table_operations(facade_obj, devnull):
         assert p.sum(1).value == 0
         assert b["stacks"].Leaf._fields_[0][0] == "ip"
         assert h.get_fd() == b.module.maps["counts"].fd
+        # b is the dict of the tables it handed out (b[...] in C), an object otherwise
+        assert b["counts"] is h and b.tables is b and "counts" in list(b)
+        assert "events" in b and "events" not in list(b)    # a map, not opened yet
+        with pytest.raises(KeyError):
+            b["no_such_map"]
+        assert "no_such_map" not in b and len(b) == len(list(b))
+        assert b == b and b != BPF.__new__(BPF) and {b: 1}[b] == 1
+        assert repr(b).startswith("<bcc_core.bpf.BPF object")
+        del b["counts"]
+        assert b["counts"] is not h and b["counts"].get_fd() == h.get_fd()
 
 
 def test_perf_event_sampling(facade_obj, devnull):

@@ -11,8 +11,24 @@ _KERNEL_STRUCT_PREFIXES = ("trace_event_raw_", "trace_entry", "bpf_", "perf_", "
                            "task_struct", "sk_buff")
 
 
-class Tables(object):
-    """BPF's table methods: b["name"] and get_table()."""
+class Tables(dict):
+    """BPF's table methods: b["name"] and get_table().
+
+    The BPF object is the dict of its tables (what b["name"] returned, by that key; also
+    reachable as ``b.tables``, as in BCC), so that ``b["events"]`` -- in every event
+    callback of a BCC tool -- is a dict look-up in C; a name not looked up before goes
+    through ``__missing__`` to get_table() once.  It is not a dict otherwise: compared,
+    hashed and printed as an object, and ``key in b`` also answers for maps not opened
+    yet, as BCC's does."""
+
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+    __repr__ = object.__repr__
+
+    @property
+    def tables(self):
+        return self
 
     # C type names as BCC's table type descriptions spell them -> ctypes types
     @_class_attr_once
@@ -73,30 +89,20 @@ class Tables(object):
         dk, dl = self._default_types(m)
         return Table(self, m, keytype or dk, leaftype or dl, name, reducer=reducer)
 
-    # b["name"]: the table objects, created on first use and then cached
-    def __getitem__(self, key):
-        table = self.tables.get(key)
-        if table is None:
-            table = self.tables[key] = self.get_table(key)
+    # b["name"]: the table objects, created on first use (here) and then found by
+    # dict.__getitem__; b[key] = leaf, len(b), iter(b) are the dict's own
+    def __missing__(self, key):
+        table = self[key] = self.get_table(key)
         return table
 
-    def __setitem__(self, key, leaf):
-        self.tables[key] = leaf
-
-    def __len__(self):
-        return len(self.tables)
-
     def __delitem__(self, key):
-        t = self.tables.pop(key)
+        t = self.pop(key)
         if isinstance(t, PerfEventArray):
             t.close()
 
-    def __iter__(self):
-        return iter(self.tables)
-
     def __contains__(self, key):
-        return key in self.tables or (self._obj is not None and
-                                      _str(key) in self._obj.maps)
+        return dict.__contains__(self, key) or (self._obj is not None and
+                                                _str(key) in self._obj.maps)
 
     def _event_class_for(self, table, name=None):
         """The record class of a perf/ring buffer table's records (see module doc)."""
