@@ -1,7 +1,8 @@
 """Wake-up coalescing (events/_reader.py): a reader switches from one epoll wake-up per
 record to a nap of ``coalesce_ms`` between passes while records stream in, and back
-when they stop -- with every record delivered once, in order, in both modes; a full
-ring skips the nap; several perf buffers of one BPF object share one epoll
+when they stop -- with every record delivered once, in order, in both modes; a nap
+that overfilled a ring makes the next ones shorter, and one that would overfill at the
+shortest skips napping; several perf buffers of one BPF object share one epoll
 (ReaderGroup) and coalesce the same way.  The kernel's own rings, no timing asserted:
 ``coalesce_ms`` is set large enough that the mode changes do not depend on speed."""
 import os
@@ -45,10 +46,19 @@ def test_perf_buffer_coalesces_while_streaming(bpf_obj, tmp_path):
                         page_cnt=8, coalesce_ms=SLOW) as pb, \
                 link.attach_auto(o.program("on_openat")):
             _check_modes(pb, lambda: _open_paths([p]), got)
-            # a nap that let the ring fill past an eighth: back to epoll, no stream
-            # for HOLD seconds however fast records come
+            # a nap that let the ring fill past an eighth: the next naps are shorter,
+            # in proportion (half of what would have filled an eighth)
             pb._stream = True
             _open_paths([p] * 32)               # 8 x 32 records of 88 bytes: > 4 KiB
+            pb.consume()
+            fill = pb._fill
+            assert fill > pb.FILL
+            assert pb._nap(1) is True and pb._fill == 0
+            assert abs(pb._nap_ms - SLOW * pb.FILL / fill / 2) < 1e-6
+            # when even the shortest nap would overfill: back to epoll, no stream for
+            # HOLD seconds however fast records come
+            pb._nap_ms = pb.MIN_NAP_MS
+            _open_paths([p] * 32)
             pb.consume()
             assert pb._fill > pb.FILL
             assert pb._nap(1000) is False and not pb._stream and pb._fill == 0
@@ -56,7 +66,7 @@ def test_perf_buffer_coalesces_while_streaming(bpf_obj, tmp_path):
                 _open_paths([p])
                 assert pb.poll(1000) > 0 and not pb._stream
         assert _seqs(got) == list(range(len(got)))
-    assert len(got) == 8 * (4 + 1 + 32 + 2)
+    assert len(got) == 8 * (4 + 1 + 32 + 32 + 2)
 
 
 def test_ring_buffer_coalesces_while_streaming(bpf_obj, tmp_path):
