@@ -93,19 +93,11 @@ def _atomic_write(path, data):
     os.replace(tmp, path)
 
 
-def _stat_id(path):
-    try:
-        st = os.stat(path)
-    except OSError:
-        return "-"
-    return "%d:%d" % (st.st_size, st.st_mtime_ns)
-
-
 def toolchain_id(clang):
     """What identifies the compiler without running it: clang's real path, size and
     mtime, and libbpf's headers' (an upgrade of either changes it)."""
     real = os.path.realpath(clang)
-    return "|".join([real, _stat_id(real)] + [_stat_id(h) for h in LIBBPF_HEADERS])
+    return "|".join([real, _pch.stat_id(real)] + [_pch.stat_id(h) for h in LIBBPF_HEADERS])
 
 
 # -- keys ----------------------------------------------------------------------------------

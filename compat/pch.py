@@ -24,7 +24,8 @@ ENV = "BCC_CORE_PCH"
 _VERSION = "1"
 
 
-def _stat_id(path):
+def stat_id(path):
+    """A file's identity for cache keys: size and modification time ("-": missing)."""
     try:
         st = os.stat(path)
     except OSError:
@@ -48,8 +49,8 @@ def path_for(clang, flags, inc, toolchain):
     """Where the header for this clang, these flags (clang's arguments without the input,
     the output and the program's own directory) and this include directory lives."""
     from bcc_core import btf as _btf
-    parts = [_VERSION, toolchain, inc, _stat_id(os.path.join(inc, "vmlinux.h")),
-             _stat_id(os.path.join(inc, "bcc_compat.h")), PRELUDE] + list(flags)
+    parts = [_VERSION, toolchain, inc, stat_id(os.path.join(inc, "vmlinux.h")),
+             stat_id(os.path.join(inc, "bcc_compat.h")), PRELUDE] + list(flags)
     key = _btf.content_key("\0".join(parts).encode())[:20]
     return os.path.join(_btf.cache_dir(), "compat", "pch-" + key, "prelude.pch")
 

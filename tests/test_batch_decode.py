@@ -129,7 +129,7 @@ def test_ring_batches_equal_single_records(layouts, data):
     struct.pack_into("<Q", cons, 0, start)
     struct.pack_into("<Q", prod, 0, pos)
     rb = _reader(R.RingBuffer)
-    rb.rings = {5: (None, None, cons, prod, size - 1, 0)}
+    rb.rings = {5: (None, None, cons, prod, size - 1, 0, None)}
     assert rb.read_records(cls) == want
     assert struct.unpack_from("<Q", cons, 0)[0] == pos
 
@@ -168,7 +168,7 @@ def test_long_runs_take_the_run_decoder(layouts, kind):
         struct.pack_into("<Q", cons, 0, start)
         struct.pack_into("<Q", prod, 0, pos)
         rd = _reader(R.RingBuffer)
-        rd.rings = {5: (None, None, cons, prod, size - 1, 0)}
+        rd.rings = {5: (None, None, cons, prod, size - 1, 0, None)}
     got = rd.read_records(cls)
     assert got == want and [bytes(g) for g in got] == [bytes(w) for w in want]
     assert any(k[0] is cls for k in rd._runs)

@@ -81,15 +81,39 @@ class _EventDecoder(object):
         if isinstance(cls, (str, bytes)):
             cls = self.bpf._event_class_for(self, cls)
         self._event_class = cls
-        reader = getattr(self, "_reader", None)
-        if reader is not None and hasattr(reader, "predecode"):
+        lookup = self._lookup()
+        if lookup is not None:
             from ..events.struct_view import Record
-            reader.predecode = cls if isinstance(cls, type) and issubclass(cls, Record) \
+            lookup.predecode = cls if isinstance(cls, type) and issubclass(cls, Record) \
                 else None
         return cls
 
-    def _decoded(self):
+    def _lookup(self):
+        """The callback reader's RunLookup of this table (None: no callbacks open)."""
         return None
+
+    def _decoded(self):
+        lookup = self._lookup()
+        return lookup.decoded if lookup is not None else None
+
+    def _on_run(self, lookup):
+        """While a reader hands a decoded run to the callback, event is ``lookup``
+        (address -> record, in C); after it, the method again."""
+        if lookup is None:
+            self.__dict__.pop("event", None)
+        else:
+            self.event = lookup
+
+    def _bind_runs(self, lookup):
+        """Let ``lookup`` (the reader's RunLookup for this table) bind event during
+        runs, and resolve the record class now, not at the first event (records flow
+        by then)."""
+        # any other address goes the long way: the method
+        lookup.bind(self._on_run, partial(type(self).event, self))
+        try:
+            self.set_event_type(self._event_class or self.bpf._event_class_for(self))
+        except Exception:
+            pass        # named later (set_event_type), or never (ctypes casts)
 
 
 class PerfEventArray(_EventDecoder, TableBase):
@@ -177,29 +201,16 @@ class PerfEventArray(_EventDecoder, TableBase):
             raise Exception("Could not open perf buffer: %s" % e) from e
         self._reader = reader
         # runs of records decoded beforehand are looked up by event() with no Python
-        # frame of ours (PerfBuffer._call_run): any other address goes the long way
-        reader.on_run = self._on_run
-        reader._run_records.fallback = partial(PerfEventArray.event, self)
-        try:    # the record class now, not at the first event (records flow by then)
-            self.set_event_type(self._event_class or self.bpf._event_class_for(self))
-        except Exception:
-            pass        # named later (set_event_type), or never (ctypes casts)
+        # frame of ours (events.batch.RunLookup)
+        self._bind_runs(reader.lookup)
         self.bpf._add_perf_reader(reader)
         for r in reader.rings.values():
             self._open_key_fds[r.cpu] = -1
             self._cbs[r.cpu] = (raw_cb_, lost_cb_)
 
-    def _decoded(self):
+    def _lookup(self):
         r = self._reader
-        return r.decoded if r is not None else None
-
-    def _on_run(self, lookup):
-        """While the reader hands a decoded run to the callback, event is ``lookup``
-        (address -> record, in C); after it, the method again."""
-        if lookup is None:
-            self.__dict__.pop("event", None)
-        else:
-            self.event = lookup
+        return r.lookup if r is not None else None
 
     def read_records(self, timeout=0, raw=False, **open_kw):
         """The batch form of the callbacks: wait up to ``timeout`` ms (-1: forever,
@@ -240,9 +251,13 @@ class RingBuf(_EventDecoder, TableBase):
         super().__init__(*args, **kwargs)
         self._event_class = None
         self._ringbuf = None
+        self._cb_lookup = None      # the callbacks' RunLookup (open_ring_buffer)
 
     def __del__(self):
         pass
+
+    def _lookup(self):
+        return self._cb_lookup
 
     def __len__(self):
         return 0
@@ -262,6 +277,9 @@ class RingBuf(_EventDecoder, TableBase):
 
         self.bpf._open_ring_buffer(self.map, ringbuf_cb_, ctx)
         self._cbs[0] = ringbuf_cb_      # held here for as long as the table lives
+        # runs of records decoded beforehand, looked up by event() in C (as perf's)
+        self._cb_lookup = self.bpf._ringbuf_manager.lookup(self.map)
+        self._bind_runs(self._cb_lookup)
 
     def read_records(self, timeout=0, raw=False):
         """The batch form of the callback: wait up to ``timeout`` ms (-1: forever, 0:

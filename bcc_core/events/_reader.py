@@ -16,11 +16,11 @@ class EpollReader:
     fewer than two records ends it.  Each pass notes how full it found its rings
     (``_fill``); when a nap lets a ring fill past an eighth, the naps get shorter in
     proportion (half of what would have filled an eighth: BCC's default 8 pages at 100k
-    events/s nap about 0.4 ms), and grow back towards ``coalesce_ms`` while they fill a
-    ring less than a thirty-second.  When even a nap of ``MIN_NAP_MS`` would overfill
-    -- the ring is too small for the rate, or a sleep overran: on a busy virtual machine
-    a 1 ms sleep sometimes takes 7 -- the reader goes back to a wake-up per record for
-    a second.  Latency grows by
+    events/s nap about 0.4 ms), down to ``MIN_NAP_MS``, and grow back towards
+    ``coalesce_ms`` while they fill a ring less than a thirty-second.  When a nap of
+    ``MIN_NAP_MS`` overfilled too -- the ring is too small for the rate, or sleeps
+    overrun: on a busy virtual machine a 1 ms sleep sometimes takes 7 -- the reader
+    goes back to a wake-up per record for a second.  Latency grows by
     at most ``coalesce_ms`` and only while a stream lasts; a quiet tool wakes exactly
     as before.  ``coalesce_ms = 0`` turns it off."""
 
@@ -63,12 +63,12 @@ class EpollReader:
         fill, self._fill = self._fill, 0.0
         nap = self._nap_ms or self.coalesce_ms
         if fill > self.FILL:
-            nap = nap * self.FILL / fill / 2
-            if nap < self.MIN_NAP_MS:
+            if nap <= self.MIN_NAP_MS:
                 self._nap_ms = None
                 self._stream = False
                 self._hold = _now() + self.HOLD
                 return False
+            nap = max(nap * self.FILL / fill / 2, self.MIN_NAP_MS)
         elif fill < self.FILL / 4 and nap < self.coalesce_ms:
             nap = min(nap * 2, self.coalesce_ms)
         self._nap_ms = nap

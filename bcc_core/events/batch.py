@@ -61,12 +61,14 @@ class RunDecoder:
         if fmt is not None and size is not None and data_len >= size:
             body = fmt.lstrip("=")
             n = struct.calcsize("=" + body)
-            self.slots = struct.Struct("=%dx%s%dx" % (data_off, body, stride - data_off - n))
+            self.slots = struct.Struct("=%dx%s%dx" % (data_off, body,
+                                                      stride - data_off - n))
 
     def extend(self, out, view):
         """Append the records of ``view`` (a whole number of strides) to ``out``."""
         if self.slots is not None:
-            out.extend(map(tuple.__new__, repeat(self.decode), self.slots.iter_unpack(view)))
+            out.extend(map(tuple.__new__, repeat(self.decode),
+                           self.slots.iter_unpack(view)))
         elif self.decode is bytes:
             out.extend(map(_first, self.raw.iter_unpack(view)))
         else:
@@ -84,3 +86,72 @@ class RunDecoders(dict):
                 self.clear()
             d = self[key] = RunDecoder(decode, stride, data_off, data_len)
         return d
+
+
+class RunRecords(dict):
+    """Address -> record of the run being handed to callbacks (see RunLookup); an
+    address not in the run is answered by ``fallback``."""
+    __slots__ = ("fallback",)
+
+    def __missing__(self, address):
+        return self.fallback(address)
+
+
+class RunLookup(object):
+    """The records of a run handed to BCC-style callbacks (an address each), decoded
+    beforehand for the callbacks' event() calls -- one per perf buffer, one per ring
+    buffer map.  ``predecode`` names the struct_view record class (set by the facade
+    once it knows the event type; None: nothing is decoded).
+
+    The first decoded run is a probe: ``decoded`` maps each address to its record
+    while the run's callbacks run, and the facade's event() pops them from there.  A
+    callback that took none (it never calls event()) turns the pre-decoding off.  One
+    that did, once ``bind(on_run, fallback)`` was called, gets the later runs' look-up
+    with no Python code in between: ``on_run(lookup)`` before a run's callbacks and
+    ``on_run(None)`` after them, ``lookup(address)`` being the C-level
+    ``__getitem__`` of a :class:`RunRecords` that asks ``fallback`` for any other
+    address."""
+    __slots__ = ("predecode", "decoded", "on_run", "bound", "records", "decoders")
+
+    def __init__(self, decoders):
+        self.predecode = None
+        self.decoded = None
+        self.on_run = None
+        self.bound = False          # on_run takes the runs' look-ups (after a probe)
+        self.records = RunRecords()
+        self.decoders = decoders    # a RunDecoders
+
+    def bind(self, on_run, fallback):
+        self.on_run = on_run
+        self.records.fallback = fallback
+
+    def begin(self, view, addrs, stride, data_off, data_len):
+        """Decode the run in ``view`` (its records' addresses ``addrs``) if asked to;
+        returns what end() takes."""
+        cls = self.predecode
+        if cls is None:
+            return None
+        recs = []
+        self.decoders.get_decoder(cls, stride, data_off, data_len).extend(recs, view)
+        if self.bound:
+            d = self.records
+            d.update(zip(addrs, recs))
+            self.on_run(d.__getitem__)
+        else:
+            self.decoded = d = dict(zip(addrs, recs))
+        return d
+
+    def end(self, d, k):
+        """After the callbacks of a run of ``k`` records that begin() returned ``d``
+        for (also when one raised)."""
+        if d is None:
+            return
+        if d is self.records:
+            d.clear()
+            self.on_run(None)
+            return
+        self.decoded = None
+        if len(d) == k:             # no event() took one: stop decoding
+            self.predecode = None
+        elif self.on_run is not None:
+            self.bound = True

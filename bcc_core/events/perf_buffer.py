@@ -6,7 +6,7 @@ import struct
 
 from .. import _sys
 from ._reader import EpollReader, record_maker
-from .batch import RunDecoders, deferred_gc, same_fields
+from .batch import RunDecoders, RunLookup, deferred_gc, same_fields
 from ..errors import BccCoreError
 from .._sys import PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_FLAG_FD_CLOEXEC
 
@@ -42,15 +42,6 @@ def _sample_run(view, k, esize, raw):
     ``raw`` bytes of data."""
     return same_fields(view, k, esize, (("I", 0, _u32.pack(PERF_RECORD_SAMPLE)),
                                         ("H", 6, _u16.pack(esize)), ("I", 8, _u32.pack(raw))))
-
-
-class RunRecords(dict):
-    """Address -> record of the run being handed to callbacks (see
-    PerfBuffer._call_run); an address not in the run is answered by ``fallback``."""
-    __slots__ = ("fallback",)
-
-    def __missing__(self, address):
-        return self.fallback(address)
 
 
 class _CpuRing:
@@ -136,11 +127,7 @@ class PerfBuffer(EpollReader):
         self.addresses = addresses
         self._scratch = None
         self._runs = RunDecoders()
-        self.predecode = None       # a struct_view record class: see _call_run
-        self.decoded = None
-        self.on_run = None          # see _call_run
-        self._bound = False         # on_run takes the runs' look-ups (after a probe run)
-        self._run_records = RunRecords()
+        self.lookup = RunLookup(self._runs)     # runs decoded for event(): _call_run
         try:
             for cpu in online_cpus():
                 if cpu >= perf_map.max_entries:
@@ -253,35 +240,17 @@ class PerfBuffer(EpollReader):
 
     def _call_run(self, r, tail, pos, k, esize, raw):
         """Address mode: hand the ``k`` samples at ``pos`` to the callback if they are a
-        run (see _run), with their records decoded at once beforehand when
-        ``predecode`` names the record class the callback's event() will ask for.
-        True when they were a run.
-
-        The first such run is a probe: ``decoded`` maps each address to its record
-        while the run's callbacks run, and the facade's event() pops them from there.
-        A callback that took none (it never calls event()) turns the pre-decoding off.
-        One that did, when ``on_run`` is set, gets the later runs' look-up bound with
-        no Python code in between: ``on_run(lookup)`` before a run's callbacks and
-        ``on_run(None)`` after them, ``lookup(address)`` being the C-level
-        ``__getitem__`` of a :class:`RunRecords` whose ``fallback`` (set by the
-        facade) answers any other address."""
+        run (see _run), with their records decoded beforehand for the callback's
+        event() when ``lookup`` says so (:class:`.batch.RunLookup`).  True when they
+        were a run."""
         mm = r.mm
-        bound = False
         with memoryview(mm) as whole, whole[pos:pos + k * esize] as view:
             if not _sample_run(view, k, esize, raw):
                 return False
             start = r.addr + pos + 12
             addrs = range(start, start + k * esize, esize)
-            cls = self.predecode
-            if cls is not None:
-                recs = []
-                self._runs.get_decoder(cls, esize, 12, raw).extend(recs, view)
-                if self._bound:
-                    bound = self._run_records
-                    bound.update(zip(addrs, recs))
-                    self.on_run(bound.__getitem__)
-                else:
-                    self.decoded = decoded = dict(zip(addrs, recs))
+            lookup = self.lookup
+            d = lookup.begin(view, addrs, esize, 12, raw)
         cb, cpu, a = self.callback, r.cpu, start
         try:
             for a in addrs:
@@ -290,15 +259,7 @@ class PerfBuffer(EpollReader):
             _u64.pack_into(mm, 1032, tail + ((a - start) // esize + 1) * esize)
             raise
         finally:
-            if bound:
-                bound.clear()
-                self.on_run(None)
-            elif cls is not None:
-                self.decoded = None
-                if len(decoded) == k:       # no event() took one: stop decoding
-                    self.predecode = None
-                elif self.on_run is not None:
-                    self._bound = True
+            lookup.end(d, k)
         return True
 
     def _count_lost(self, cpu, cnt):

@@ -4,7 +4,7 @@ import struct
 
 from .. import _sys
 from ._reader import EpollReader, record_maker
-from .batch import RunDecoders, deferred_gc, same_fields
+from .batch import RunDecoders, RunLookup, deferred_gc, same_fields
 
 PAGE = mmap.PAGESIZE
 BUSY = 1 << 31
@@ -43,13 +43,19 @@ class RingBuffer(EpollReader):
         if self.addresses:
             addr, pin = _sys.buffer_address(prod)
             self._views.append(pin)
-        self._watch(ring_map.fd, (ring_map, callback, cons, prod, size - 1, addr))
+        self._watch(ring_map.fd, (ring_map, callback, cons, prod, size - 1, addr,
+                                  RunLookup(self._runs)))
         return self
+
+    def lookup(self, ring_map):
+        """The RunLookup of ``ring_map``'s callbacks (address mode: runs of records
+        decoded for their event() calls, see :class:`.batch.RunLookup`)."""
+        return self.rings[ring_map.fd][6]
 
     def _drain(self, ring):
         if self.addresses:
             return self._drain_addr(ring)
-        _, cb, cons, prod, mask, _ = ring
+        _, cb, cons, prod, mask, _, _ = ring
         cpos = _u64.unpack_from(cons, 0)[0]
         n = 0
         self._filled(_u64.unpack_from(prod, 0)[0] - cpos, mask)
@@ -88,7 +94,7 @@ class RingBuffer(EpollReader):
         if not self._wait(timeout_ms):
             return out
         with deferred_gc():
-            for _, _, cons, prod, mask, _ in list(self.rings.values()):
+            for _, _, cons, prod, mask, _, _ in list(self.rings.values()):
                 self._read_ring(cons, prod, mask, out, decode)
         self._passed(len(out))
         return out
@@ -140,11 +146,12 @@ class RingBuffer(EpollReader):
         return True
 
     def _drain_addr(self, ring):
-        _, cb, cons, prod, mask, addr = ring
+        _, cb, cons, prod, mask, addr, lookup = ring
         cpos = _u64.unpack_from(cons, 0)[0]
         n = 0
         u32 = _u32.unpack_from
         self._filled(_u64.unpack_from(prod, 0)[0] - cpos, mask)
+        cap = 1 << 62               # the longest run to try (halved when one was not)
         while True:
             ppos = _u64.unpack_from(prod, 0)[0]
             if cpos >= ppos:
@@ -156,7 +163,22 @@ class RingBuffer(EpollReader):
                     _u64.pack_into(cons, 0, cpos)
                     return n
                 length = hdr & ~(BUSY | DISCARD)
-                cpos += (length + HDR + 7) & ~7
+                step = (length + HDR + 7) & ~7
+                if not hdr & DISCARD:
+                    k = min((ppos - cpos) // step, cap, 512)
+                    if k > 1:
+                        done = self._call_run(cons, prod, lookup, cb, addr, off, k, step,
+                                              hdr, cpos)
+                        if done is not None:
+                            cpos += done * step
+                            n += done
+                            if done < k:        # the callback asked to stop
+                                _u64.pack_into(cons, 0, cpos)
+                                return n
+                            cap = cap * 2
+                            continue
+                        cap = max(2, k // 2)
+                cpos += step
                 if not hdr & DISCARD:
                     n += 1
                     try:
@@ -171,6 +193,32 @@ class RingBuffer(EpollReader):
             _u64.pack_into(cons, 0, cpos)
         return n
 
+    def _call_run(self, cons, prod, lookup, cb, addr, off, k, step, hdr, cpos):
+        """Address mode: hand the ``k`` records of ``step`` bytes at ``off`` to the
+        callback if each has header ``hdr`` (committed, same length), their records
+        decoded beforehand for event() when ``lookup`` says so.  Returns how many
+        were handed (fewer than ``k``: the callback asked to stop), None when they
+        were not a run."""
+        length = hdr & ~(BUSY | DISCARD)
+        with memoryview(prod) as whole, whole[off:off + k * step] as view:
+            if not same_fields(view, k, step, (("I", 0, _u32.pack(hdr)),)):
+                return None
+            start = addr + off + HDR
+            addrs = range(start, start + k * step, step)
+            d = lookup.begin(view, addrs, step, HDR, length)
+        a = start
+        try:
+            for a in addrs:
+                ret = cb(a, length)
+                if ret is not None and _negative(ret):
+                    return (a - start) // step + 1
+        except BaseException:
+            _u64.pack_into(cons, 0, cpos + ((a - start) // step + 1) * step)
+            raise
+        finally:
+            lookup.end(d, k)
+        return k
+
     def _filled(self, pending, mask):
         """Note how full a ring is (for the coalescing nap: EpollReader)."""
         fill = pending / (mask + 1)
@@ -181,7 +229,7 @@ class RingBuffer(EpollReader):
         for pin in self._views:     # the exports that pin the mappings
             _sys.release_buffer(pin)
         self._views = []
-        for _, _, cons, prod, _, _ in self.rings.values():
+        for _, _, cons, prod, _, _, _ in self.rings.values():
             for m in (cons, prod):
                 try:
                     m.close()

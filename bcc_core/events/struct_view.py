@@ -179,7 +179,8 @@ def _slots(size, scalars, spans):
     that may be slots of their own, ``spans`` (offset, end) of the bytes the other
     fields read.  Overlapping fields form one span (a scalar among them too); bytes
     nobody reads (padding) are spans of their own, so that the slots cover every
-    byte; a field of no bytes gets a slot of no bytes.  Returns (format, [(start, end, key or None)] in order)."""
+    byte; a field of no bytes gets a slot of no bytes.  Returns (format,
+    [(start, end, key or None)] in order)."""
     items = sorted([(off, off + n, key, code) for key, code, off, n in scalars] +
                    [(a, b, None, None) for a, b in spans],
                    key=lambda it: it[:2])
