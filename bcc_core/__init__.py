@@ -14,18 +14,19 @@ _FROM_BPF = (
     "BPF", "PerfType", "PerfHWConfig", "PerfSWConfig", "PerfEventSampleFormat",
     "BPFProgType", "BPFAttachType", "XDPAction", "XDPFlags", "USDT", "USDTException",
     "SymbolCache", "DEBUG_LLVM_IR", "DEBUG_BPF", "DEBUG_PREPROCESSOR", "DEBUG_SOURCE",
-    "DEBUG_BPF_REGISTER_STATE", "DEBUG_BTF", "TRACEFS", "DEBUGFS",
+    "DEBUG_BPF_REGISTER_STATE", "DEBUG_BTF", "TRACEFS", "DEBUGFS", "_get_num_open_probes",
 )
 _FROM_TABLE = ("Table", "PerfEventArray", "RingBuf", "BPF_MAP_TYPE_QUEUE",
                "BPF_MAP_TYPE_STACK")
 _FROM_UTILS = ("get_online_cpus", "printb", "ArgString", "StrcmpRewrite")
 _FROM_PERF = ("Perf",)
 _SUBMODULES = ("table", "utils", "syscall", "containers", "perf", "bpf", "ctypes_btf", "usdt",
-               "tcp")
+               "tcp", "disassembler", "libbcc")
 
 __version__ = "0.26.0"      # the BCC Python API version the facade follows
 
-__all__ = list(_FROM_BPF + _FROM_TABLE + _FROM_UTILS + _FROM_PERF)
+__all__ = [n for n in _FROM_BPF + _FROM_TABLE + _FROM_UTILS + _FROM_PERF
+           if not n.startswith("_")]
 
 
 def _submodule(name):

@@ -226,12 +226,14 @@ class Loading(object):
         return bytes(prog.insns or b"")
 
     def disassemble_func(self, func_name):
-        try:
-            from bcc.disassembler import disassemble_prog
-        except ImportError:
-            raise NotSupportedError("disassemble_func needs BCC's disassembler module")
+        """The program's instructions as text, as BCC prints them (see
+        bcc_core.disassembler): the instructions loaded, relocations applied."""
+        from ..disassembler import disassemble_prog
         return disassemble_prog(func_name, self.dump_func(func_name))
 
     def decode_table(self, table_name, sizeinfo=False):
-        raise NotSupportedError("decode_table is not supported by bcc-core")
-
+        """The layout of map ``table_name``: its key and value as C declarations,
+        from the ctypes Key/Leaf the table has (made from the map's BTF types)."""
+        from ..disassembler import decode_map
+        table = self[table_name]
+        return decode_map(table_name, table, table.ttype, sizeinfo=sizeinfo)
