@@ -192,6 +192,27 @@ class BPF(LinkTables, Loading, Tables, Symbols, Kprobes, Attach, AutoAttach, Tra
                 raise
 
     def free_bcc_memory(self):
+        """Release what only compiling needed; returns 0 (as BCC).
+
+        BCC frees LLVM's memory here (its RssFile drops: libbcc's LLVM pages).
+        bcc-core holds no LLVM and maps no file of its own (clang runs as a separate
+        process; objects are read, not mapped), so RssFile cannot drop truthfully.
+        What it does hold after a compile is anonymous memory: the running kernel's
+        BTF parsed by the translator (some 8 MB on a 6.x kernel) and the translator's
+        type model and ctypes types over it.  Those process-wide caches are dropped;
+        they are rebuilt if a later BPF() compiles again.  The object's own spec
+        stays: reloading a program with another type needs it."""
+        from . import btf as _btf
+        from .btf import ctypes_btf as _ctypes_btf
+        kernel = _btf.release_kernel_btf()
+        _ctypes_btf.release(kernel)
+        typemodel = sys.modules.get("bcc_core.compat.typemodel")
+        if typemodel is not None:
+            release = getattr(typemodel, "release_caches", None)
+            if release is not None:
+                release()
+            elif isinstance(getattr(typemodel, "_btf_types", None), dict):
+                typemodel._btf_types.clear()    # a translator from before release_caches
         return 0
 
     @staticmethod

@@ -228,6 +228,11 @@ def _scan_names(b):
 _btf_types = {}
 
 
+def release_caches():
+    """Forget the type models built so far (BPF.free_bcc_memory)."""
+    _btf_types.clear()
+
+
 def btf_types(btf):
     key = id(btf)
     t = _btf_types.get(key)

@@ -533,6 +533,14 @@ def load_file(path, base=None, cache=True):
     return btf
 
 
+def release_kernel_btf():
+    """Forget the kernel BTF loaded so far (kernel_btf() parses it again when asked);
+    returns the BTF objects dropped, for callers holding caches keyed by them."""
+    dropped = list(_kernel.values())
+    _kernel.clear()
+    return dropped
+
+
 def kernel_btf(path=None):
     """The running kernel's BTF (or the BTF file at ``path``), loaded once per process."""
     path = path or VMLINUX

@@ -196,5 +196,12 @@ def converter(btf):
     return c
 
 
+def release(btfs):
+    """Drop the converters (and their ctypes types) of the given BTF objects."""
+    for key, c in list(_converters.items()):
+        if any(c.btf is b for b in btfs):
+            del _converters[key]
+
+
 def ctype_for(btf, tid):
     return converter(btf).ctype(tid)
