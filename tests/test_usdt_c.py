@@ -288,6 +288,8 @@ def test_sites_read_differently(sites_app):
     val = probes[(b"sites", b"val")]
     assert val.num_locations == 3 and len({loc.arg_specs for loc in val.locations}) == 3
     assert probes[(b"sites", b"guarded")].semaphore
+    assert val.short_name() == "sites:val" and val.get_location(2).num_arguments == 2
+    assert val.get_location(0).bin_path == sites_app.encode()
     u1, u2 = _enable(USDT(path=sites_app)), _enable(USDT(path=sites_app))
     text = usdt_text([u1, u2])
     for n in (1, 2, 3):

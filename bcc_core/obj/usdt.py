@@ -105,6 +105,14 @@ class Location:
         self.bin_path = bin_path
 
     @property
+    def num_arguments(self):
+        return len(self.arguments)
+
+    def get_argument(self, index):
+        """Argument index (0-based), as BCC's USDTProbeLocation.get_argument()."""
+        return self.arguments[index]
+
+    @property
     def arg_specs(self):
         """The argument specs as a tuple: two sites read alike iff these are equal."""
         return tuple(a.spec for a in self.arguments)
@@ -128,6 +136,13 @@ class Probe:
     @property
     def semaphore(self):
         return self.locations[0].semaphore if self.locations else 0
+
+    def get_location(self, index):
+        """Site index (BCC's USDTProbe.get_location()): address, bin_path, arguments."""
+        if not 0 <= index < len(self.locations):
+            raise IndexError("USDT probe %s has %d locations, no location %d"
+                             % (self.short_name(), len(self.locations), index))
+        return self.locations[index]
 
     def short_name(self):
         """``provider:name`` (str), as BCC's USDTProbe.short_name()."""
