@@ -52,8 +52,9 @@ def cmd_usdt(args):
         print("%s %s:%s" % (p.bin_path.decode(), p.provider.decode(), p.name.decode()))
         if args.verbose:
             for i, l in enumerate(loc):
-                print("  location #%d 0x%x%s" % (i + 1, l.address, "  semaphore 0x%x" %
-                                                 l.semaphore if l.semaphore else ""))
+                print("  location #%d 0x%x%s%s" % (
+                    i + 1, l.address, "  semaphore 0x%x" % l.semaphore if l.semaphore else "",
+                    "  in " + l.bin_path.decode() if l.bin_path != p.bin_path else ""))
                 for j, a in enumerate(l.arguments):
                     print("    argument #%d %d %s bits (%s)" % (
                         j + 1, a.size * 8, "signed" if a.signed else "unsigned", a.spec))

@@ -111,6 +111,14 @@ def attach_perf_event_fd(prog, pfd, kind, target, cleanup=None, cookie=0):
     fd, err = _sys.bpf_errno(_sys.BPF_LINK_CREATE, a)
     if fd >= 0:
         return Link(kind, target, prog, fd=fd, perf_fd=pfd, cleanup=cleanup)
+    if cookie:      # the ioctl has no cookie: the program would read 0
+        os.close(pfd)
+        for fn in cleanup or ():
+            fn()
+        raise NotSupportedError(
+            "cannot attach program '%s' to %s %s with BPF cookie %d: this kernel has no "
+            "perf_event bpf_link (BPF_LINK_CREATE: %s; cookies need Linux 5.15)"
+            % (prog.name, kind, target, cookie, os.strerror(err)))
     try:
         fcntl.ioctl(pfd, PERF_EVENT_IOC_SET_BPF, prog.fd)
         fcntl.ioctl(pfd, PERF_EVENT_IOC_ENABLE, 0)

@@ -178,16 +178,22 @@ class Kprobes(object):
         self.attachments.add_uprobe(key, lk)
         return self
 
-    def _attach_usdt(self, path, offset, ref_ctr_offset, fn_name, pid):
+    def _attach_usdt(self, path, offset, ref_ctr_offset, fn_name, pid, cookie=0):
         """A USDT probe location: a uprobe at the file offset, its semaphore counted by
-        the kernel (ref_ctr_offset)."""
+        the kernel (ref_ctr_offset), the cookie telling the argument readers the site.
+        A location already attached to this function (and pid) is left as it is."""
         from ..attach import probe as _probe
         prog = self._prog(fn_name, BPFProgType.KPROBE)
         key = self._get_uprobe_evname(b"p", path, offset, pid)
-        if key in self.uprobe_fds:
-            return
+        held = self.uprobe_fds.get(key)
+        if held is not None:            # another function at this site: its own key
+            if getattr(held, "prog", None) is prog:
+                return
+            key += b"_" + _assert_is_bytes(fn_name)
+            if key in self.uprobe_fds:
+                return
         lk = _probe.attach_uprobe(prog, _str(path), offset, pid=pid,
-                                  ref_ctr_off=ref_ctr_offset)
+                                  ref_ctr_off=ref_ctr_offset, cookie=cookie)
         self.attachments.add_uprobe(key, lk)
 
     def attach_uprobe(self, name=b"", sym=b"", sym_re=b"", addr=None,

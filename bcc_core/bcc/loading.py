@@ -72,7 +72,8 @@ def _object_source(text, obj, src_file, usdt_contexts, cflags, btf):
             raise NotSupportedError("usdt_contexts= needs BCC C (text= or a .c "
                                     "src_file=): the argument readers are C")
         # as BCC: the functions reading the enabled probes' arguments come first
-        usdt_text = "".join(u.get_text() for u in usdt_contexts)
+        from ..usdt import usdt_text as _usdt_text
+        usdt_text = _usdt_text(list(usdt_contexts))
         t = source[0]
         source = ((usdt_text.encode() if isinstance(t, (bytes, bytearray)) else
                    usdt_text) + t,) + source[1:]

@@ -68,17 +68,23 @@ class Argument:
     def ctype(self):
         return "%sint%d_t" % ("" if self.signed else "u", self.size * 8)
 
-    def c_value(self):
-        """A C expression of type s64/u64 for the value (ctx is struct pt_regs *)."""
+    @property
+    def registers(self):
+        """The struct pt_regs members the value is read from."""
+        return [r for r in (self.reg, self.index) if r and self.kind in ("reg", "mem")]
+
+    def c_value(self, reg="ctx->%s"):
+        """A C expression of type s64/u64 for the value; ``reg`` % member is how a
+        register is read (ctx is struct pt_regs *)."""
         t = ("s%d" if self.signed else "u%d") % (self.size * 8)
         if self.kind == "const":
             return "(%s)%d" % (t, self.value)
         if self.kind == "reg":
-            return "(%s)ctx->%s" % (t, self.reg)
+            return "(%s)%s" % (t, reg % self.reg)
         if self.kind == "mem":
-            addr = ["(s64)ctx->%s" % self.reg] if self.reg else []
+            addr = ["(s64)" + reg % self.reg] if self.reg else []
             if self.index:
-                addr.append("(s64)ctx->%s * %d" % (self.index, self.scale))
+                addr.append("(s64)%s * %d" % (reg % self.index, self.scale))
             addr.append("(%d)" % self.offset)
             return ("({ %s __bcc_v = 0; bpf_probe_read_user(&__bcc_v, sizeof(__bcc_v), "
                     "(void *)(%s)); __bcc_v; })" % (t, " + ".join(addr)))
@@ -86,12 +92,30 @@ class Argument:
 
 
 class Location:
-    __slots__ = ("address", "file_offset", "semaphore", "semaphore_offset", "arguments")
+    """One site of a probe: its address and file offset in ``bin_path`` (bytes), its
+    semaphore's (0 for none), and how each argument is read there."""
+    __slots__ = ("address", "file_offset", "semaphore", "semaphore_offset", "arguments",
+                 "bin_path")
 
-    def __init__(self, address, file_offset, semaphore, semaphore_offset, arguments):
+    def __init__(self, address, file_offset, semaphore, semaphore_offset, arguments,
+                 bin_path=b""):
         self.address, self.file_offset = address, file_offset
         self.semaphore, self.semaphore_offset = semaphore, semaphore_offset
         self.arguments = arguments
+        self.bin_path = bin_path
+
+    @property
+    def num_arguments(self):
+        return len(self.arguments)
+
+    def get_argument(self, index):
+        """Argument index (0-based), as BCC's USDTProbeLocation.get_argument()."""
+        return self.arguments[index]
+
+    @property
+    def arg_specs(self):
+        """The argument specs as a tuple: two sites read alike iff these are equal."""
+        return tuple(a.spec for a in self.arguments)
 
 
 class Probe:
@@ -113,8 +137,16 @@ class Probe:
     def semaphore(self):
         return self.locations[0].semaphore if self.locations else 0
 
+    def get_location(self, index):
+        """Site index (BCC's USDTProbe.get_location()): address, bin_path, arguments."""
+        if not 0 <= index < len(self.locations):
+            raise IndexError("USDT probe %s has %d locations, no location %d"
+                             % (self.short_name(), len(self.locations), index))
+        return self.locations[index]
+
     def short_name(self):
-        return self.name
+        """``provider:name`` (str), as BCC's USDTProbe.short_name()."""
+        return "%s:%s" % (self.provider.decode(), self.name.decode())
 
     def __str__(self):
         return "%s %s:%s [sema 0x%x]" % (self.bin_path.decode(), self.provider.decode(),
@@ -167,5 +199,5 @@ def read_probes(path):
         if p is None:
             p = probes[key] = Probe(provider, pname, bpath)
         p.locations.append(Location(pc, file_offset(pc), sema,
-                                    file_offset(sema) if sema else 0, arguments))
+                                    file_offset(sema) if sema else 0, arguments, bpath))
     return list(probes.values())
