@@ -66,6 +66,15 @@
 	__bcc_v;							\
 })
 
+/* map.lookup_or_init(&key, &zero): as BCC, the program returns 0 when the element can
+ * be neither found nor created, so the result is never NULL */
+#define __bcc_lookup_or_init(map, keyp, zerop) ({			\
+	typeof((map)->value) __bcc_vi = __bcc_lookup_or_try_init(map, keyp, zerop); \
+	if (!__bcc_vi)							\
+		return 0;						\
+	__bcc_vi;							\
+})
+
 #define lock_xadd(ptr, val) ((void)__sync_fetch_and_add(ptr, val))
 
 /* BCC's log2 helpers (used with BPF_HISTOGRAM) */

@@ -26,6 +26,7 @@ hashes them: it imports neither pycparser, the translator, the vmlinux.h generat
 subprocess.
 """
 import os
+import sys
 
 from bcc_core import btf as _btf
 from bcc_core.errors import BccCoreError
@@ -262,7 +263,8 @@ def _where(text):
     return None, None
 
 
-def translate_text(text, filename=TEXT_NAME, cflags=(), btf_path=None, src_dir=None):
+def translate_text(text, filename=TEXT_NAME, cflags=(), btf_path=None, src_dir=None,
+                   warnings=None):
     """CO-RE C for program text: translated when it is BCC dialect, else unchanged.
     Every failure is a TranslateError naming the user's file (and line where known)."""
     try:
@@ -280,7 +282,7 @@ def translate_text(text, filename=TEXT_NAME, cflags=(), btf_path=None, src_dir=N
             os.path.dirname(os.path.abspath(filename))
     try:
         return _tr.translate(text, filename=filename, btf=_btf_obj(btf_path),
-                             cflags=list(cflags), src_dir=src_dir)
+                             cflags=list(cflags), src_dir=src_dir, warnings=warnings)
     except BccCoreError:
         raise
     except Exception as e:    # a translator bug or a parser error it let through
@@ -397,12 +399,28 @@ def object_for_text(text, cflags=(), filename=TEXT_NAME, src_dir=None, btf_path=
         _includes_digest(data, src_dir, cflags)]).encode())[:16]
     out = os.path.join(odir, "%s.%s.%s.bpf.o" % (key, kernel, tool))
     if os.path.exists(out):
+        _replay_warnings(out)
         return out, key
-    core = translate_text(data, filename, cflags, btf_path, src_dir)
+    warns = []
+    core = translate_text(data, filename, cflags, btf_path, src_dir, warnings=warns)
+    if warns:       # BCC prints them on every start: kept beside the cached object
+        _atomic_write(out + ".warnings", ("\n".join(warns) + "\n").encode())
+        _replay_warnings(out)
     compile_c(core, out, cflags, btf_path, src_dir, filename, clang=clang)
     from bcc_core.btf.cache import written
     written()           # a new entry: keep the cache bounded
     return out, key
+
+
+def _replay_warnings(obj_path):
+    """Print the translator's warnings recorded for a cached object (stderr, as BCC)."""
+    try:
+        with open(obj_path + ".warnings") as f:
+            text = f.read()
+    except OSError:
+        return
+    sys.stderr.write(text)
+    sys.stderr.flush()
 
 
 def compile_text(text, cflags=(), btf_path=None, filename=TEXT_NAME, src_dir=None):

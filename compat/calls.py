@@ -8,6 +8,53 @@ from .typemodel import (Void, Prim, Ptr, Fn, Rec, pointee, UNSUPPORTED_CALLS, PR
 from .tnodes import TranslateError, R, _id, _call, _strip_declname
 
 
+_PRINTK_ONLY = "only %d %u %x %ld %lu %lx %lld %llu %llx %p %s conversion specifiers allowed"
+
+
+def printk_format_warning(fmt):
+    """BCC's check of a bpf_trace_printk() format (the text between the quotes, escapes
+    as written): the warning its front end prints, or None.  The rules are BCC 0.26's:
+    at most 3 conversions, one %s, %p/%s followed by a space, punctuation or the end,
+    otherwise d/u/x after at most two 'l's."""
+    n = 0
+    has_s = False
+    i = 0
+    end = len(fmt)
+
+    def at(k):
+        return fmt[k] if k < end else "\0"
+    while i < end:
+        c = fmt[i]
+        if not c.isascii() or not (c.isprintable() or c.isspace()):
+            return "unrecognized character"
+        if c != "%":
+            i += 1
+            continue
+        if n >= 3:
+            return "cannot use more than 3 conversion specifiers"
+        n += 1
+        i += 1
+        if at(i) in "ps" and i < end:
+            i += 1
+            nxt = at(i)
+            if not (nxt.isspace() or (nxt.isascii() and not nxt.isalnum() and
+                                      nxt.isprintable()) or nxt == "\0"):
+                return _PRINTK_ONLY
+            if fmt[i - 1] == "s":
+                if has_s:
+                    return "cannot use several %s conversion specifiers"
+                has_s = True
+            continue
+        if at(i) == "l":
+            i += 1
+            if at(i) == "l":
+                i += 1
+        if at(i) not in "dux" or i >= end:
+            return _PRINTK_ONLY
+        i += 1
+    return None
+
+
 class CallRules:
     """Function calls, map methods and map declarations."""
 
@@ -21,6 +68,10 @@ class CallRules:
             name = n.name.name
             if name == "offsetof":
                 return R(n, Prim("unsigned long", 8))
+            if name in self.nonstatic_funcs and self.lookup(name) is None:
+                self.err("cannot call non-static helper function '%s' (as in BCC, every "
+                         "non-static function is a program: declare it static)" % name, n,
+                         name)
             if name in UNSUPPORTED_CALLS:
                 self.err(UNSUPPORTED_CALLS[name] or "%s is not supported" % name, n, name)
             if name in ("TP_DATA_LOC_READ", "TP_DATA_LOC_READ_CONST",
@@ -28,6 +79,7 @@ class CallRules:
                 return self.tp_data_loc(n, name, args)
             if name == "bpf_trace_printk":
                 n.name = _id("bpf_printk", n.name.coord)
+                self.check_printk(n, args)
             if name in ("bpf_usdt_readarg", "bpf_usdt_readarg_p"):
                 return self.usdt_readarg(n, name, args)
             if name in ("memcpy", "__builtin_memcpy") and len(args) == 3:
@@ -42,9 +94,28 @@ class CallRules:
             ft = ft.to
         if not isinstance(ft, Fn):
             self.err("called object is not a function", n)
-        prov = "direct" if getattr(n.name, "name", None) in (
-            "bpf_map_lookup_elem", "bpf_ringbuf_reserve") else None
+        callee = getattr(n.name, "name", None)
+        prov = "direct" if callee in ("bpf_map_lookup_elem", "bpf_ringbuf_reserve") else \
+            "kernel" if callee in self.kernel_returns and isinstance(ft.ret, Ptr) else None
         return R(n, ft.ret, prov)
+
+    def macro_arg(self, node):
+        """An argument of one of bcc_compat.h's macros: parenthesized when its text has
+        a comma (a compound literal key, ``(struct key_t){a, b}``), which would split it."""
+        text = self.em.render(node)
+        return _id("(%s)" % text, node.coord) if "," in text else node
+
+    def check_printk(self, n, args):
+        """BCC's format warnings for bpf_trace_printk() (printed, not fatal)."""
+        if not args or not isinstance(args[0], c_ast.Constant) or args[0].type != "string":
+            return
+        lit = args[0].value
+        w = printk_format_warning(lit[1:-1] if lit.startswith('"') else lit)
+        if w:
+            f, line = self.where(args[0])
+            col = getattr(args[0].coord, "column", 0) or 0
+            self.warnings.append("%s:%s:%d: warning: %s" % (f or self.filename, line or 0,
+                                                            col, w))
 
     def note_event(self, m, t):
         """Remember the record type a perf/ring buffer map carries: the facade decodes
@@ -107,9 +178,11 @@ class CallRules:
             want(1)
             return R(_call("bpf_map_lookup_elem", [ref] + targs, c), Ptr(m.value), "direct")
         if meth in ("lookup_or_try_init", "lookup_or_init"):
+            # BCC: lookup_or_init() returns 0 from the BPF function when the element
+            # cannot be had (so programs use the result unchecked); try_init gives NULL
             want(2)
-            return R(_call("__bcc_lookup_or_try_init", [ref] + targs, c), Ptr(m.value),
-                     "direct")
+            targs = [self.macro_arg(a) for a in targs]
+            return R(_call("__bcc_" + meth, [ref] + targs, c), Ptr(m.value), "direct")
         if meth in ("update", "insert"):
             want(2)
             flag = "BPF_ANY" if meth == "update" else "BPF_NOEXIST"
@@ -123,6 +196,8 @@ class CallRules:
                 targs.append(c_ast.Constant("int", "1"))
             fn = "__bcc_map_increment_percpu" if m.percpu and meth == "increment" \
                 else "__bcc_map_increment"
+            # macro arguments: a compound-literal key's commas must not split them
+            targs = [self.macro_arg(a) for a in targs]
             return R(_call(fn, [ref] + targs, c), Void())
         if meth == "perf_submit":
             want(3)
@@ -177,6 +252,10 @@ class CallRules:
         flags = init[2]
         if kind not in MAP_TYPES:
             self.err("BPF_TABLE type \"%s\" is not supported" % kind, d, kind)
+        for part, t in (("key", key_t), ("value", val_t)):
+            if isinstance(t, Rec) and not t.complete:   # BCC needs the sizes here too
+                self.err("table %s: its %s type %s is incomplete where the table is "
+                         "declared (define it above the table)" % (name, part, t.spell()), d)
         m = MapDecl(name, kind, key_decl.type.type, val_decl.type.type, key_t, val_t,
                     size, flags, d.coord)
         self.maps[name] = m
@@ -186,7 +265,11 @@ class CallRules:
                 key_t.name in ("int", "signed int") else "BPF_MAP_TYPE_HASH"
         g = self.em.printer
 
-        def tyname(node):
+        def tyname(node, decl):
+            offs = self.source.offsets(decl)
+            spelled = self.pp[offs[0]:offs[1]] if offs else ""
+            if "int128" in spelled:     # masked as long for the parser: spell it again
+                return spelled.rsplit("*", 1)[0].strip()
             node = _strip_declname(node)
             return g.visit(c_ast.Typename(None, [], None, node))
         lines = ["struct {", "\t__uint(type, %s);" % mtype]
@@ -200,12 +283,13 @@ class CallRules:
             lines += ["\t__uint(key_size, sizeof(u32));",
                       "\t__uint(value_size, PERF_MAX_STACK_DEPTH * sizeof(u64));"]
         elif kind in ("queue", "stack"):
-            lines.append("\t__type(value, %s);" % tyname(m.value_node))
+            lines.append("\t__type(value, %s);" % tyname(m.value_node, val_decl))
         elif kind != "ringbuf":
-            lines.append("\t__type(key, %s);" % tyname(m.key_node))
-            lines.append("\t__type(value, %s);" % tyname(m.value_node))
+            lines.append("\t__type(key, %s);" % tyname(m.key_node, key_decl))
+            lines.append("\t__type(value, %s);" % tyname(m.value_node, val_decl))
         fl = self.const_int(flags)
         if fl or (fl is None and not (isinstance(flags, c_ast.Constant))):
             lines.append("\t__uint(map_flags, %s);" % self.em.render(flags))
         lines.append('} %s SEC(".maps");' % name)
         return " ".join(l.strip() for l in lines)
+

@@ -17,6 +17,11 @@ from .splice import Source, apply_edits
 from .tnodes import TranslateError, _walk
 
 
+# a program defining its own struct sock/inet_sock (with no net header) gets none of
+# the kernel's sk_*/inet_* member aliases (they would rename its members)
+_OWN_SOCK = re.compile(r"\bstruct\s+(?:sock|inet_sock)\s*\{")
+
+
 class Frontend:
     """Preprocess and parse: the text the checker walks."""
 
@@ -30,6 +35,8 @@ class Frontend:
         flags = [f for f in self.cflags if f.startswith(("-D", "-U", "-I"))]
         if not any(f.startswith("-DLINUX_VERSION_CODE") for f in flags):
             flags.append("-DLINUX_VERSION_CODE=%d" % linux_version_code())
+        if _OWN_SOCK.search(body):
+            flags.append("-D__BCC_OWN_SOCK")
         kc = kconfig_header()
         if kc:
             flags = ["-include", kc] + flags

@@ -211,6 +211,9 @@ PRELUDE = r"""
 #define sg_chain_ptr(sg) ((struct scatterlist *)((sg)->page_link & ~0x03UL))
 #define skb_rx_queue_recorded(skb) ((skb)->queue_mapping != 0)
 #define skb_get_rx_queue(skb) ((skb)->queue_mapping - 1)
+/* net/sock.h's and net/inet_sock.h's member aliases: not when the program defines
+ * its own struct sock / inet_sock (BCC's programs that include no net header) */
+#ifndef __BCC_OWN_SOCK
 #define sk_node __sk_common.skc_node
 #define sk_refcnt __sk_common.skc_refcnt
 #define sk_hash __sk_common.skc_hash
@@ -236,6 +239,35 @@ PRELUDE = r"""
 #define inet_rcv_saddr sk.__sk_common.skc_rcv_saddr
 #define inet_dport sk.__sk_common.skc_dport
 #define inet_num sk.__sk_common.skc_num
+#endif
+/* string.h / the kernel's string functions: clang's builtins (BCC's helpers.h) */
+#define memset(d, c, n) __builtin_memset((d), (c), (n))
+#define memcpy(d, s, n) __builtin_memcpy((d), (s), (n))
+#define memmove(d, s, n) __builtin_memmove((d), (s), (n))
+#define memcmp(a, b, n) __builtin_memcmp((a), (b), (n))
+/* helpers.h */
+#define CUR_CPU_IDENTIFIER BPF_F_CURRENT_CPU
+/* net/tcp.h, net/sch_generic.h */
+#define TCP_SKB_CB(__skb) ((struct tcp_skb_cb *)&((__skb)->cb[0]))
+#define qdisc_skb_cb(skb) ((struct qdisc_skb_cb *)(skb)->cb)
+/* uapi/linux/pkt_cls.h */
+#define TC_ACT_UNSPEC (-1)
+#define TC_ACT_OK 0
+#define TC_ACT_RECLASSIFY 1
+#define TC_ACT_SHOT 2
+#define TC_ACT_PIPE 3
+#define TC_ACT_STOLEN 4
+#define TC_ACT_QUEUED 5
+#define TC_ACT_REPEAT 6
+#define TC_ACT_REDIRECT 7
+#define TC_ACT_TRAP 8
+/* uapi/linux/if_ether.h (IPPROTO_* are enumerators: BTF has them) */
+#define ETH_ALEN 6
+#define ETH_HLEN 14
+#define ETH_P_ARP 0x0806
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
+#define ETH_P_ALL 0x0003
 #define NSEC_PER_SEC 1000000000ULL
 #define NSEC_PER_MSEC 1000000ULL
 #define NSEC_PER_USEC 1000ULL

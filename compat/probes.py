@@ -10,7 +10,7 @@ from pycparser import c_ast
 from bcc_core import btf as _btf
 
 from .prelude import IDENT
-from .typemodel import Prim, Ptr, Arr, Rec
+from .typemodel import Void, Prim, Ptr, Arr, Rec
 from .tnodes import Sym, _is_void, _strip_declname, _walk
 
 
@@ -79,9 +79,10 @@ class ProbeRules:
             ret = name.startswith("kretprobe__")
             ev = name.split("__", 1)[1]
             sec = ("kretprobe/" if ret else "kprobe/") + ev
-            if not first_is_regs and params:
+            if params and not first_is_regs and not (isinstance(first_t, Ptr) and
+                                                     isinstance(first_t.to, Void)):
                 self.err("%s: the first parameter of a kprobe function must be "
-                         "struct pt_regs *" % name, f)
+                         "struct pt_regs * (or void *)" % name, f)
             if len(params) > 1:
                 if ret:
                     self.err("%s: kretprobe functions take only the struct pt_regs * "

@@ -76,6 +76,7 @@ class Translator(Frontend, Checker, KernelReads, CallRules, ProbeRules):
         self.tracefs = tracefs
         self.masker = Masker()
         self.lmap = []
+        self.warnings = []      # BCC's front-end warnings ("file:line:col: warning: ...")
 
     # -- locations ------------------------------------------------------------------------
     def where(self, node):
@@ -157,7 +158,10 @@ class Translator(Frontend, Checker, KernelReads, CallRules, ProbeRules):
             return n
         if isinstance(n, c_ast.Return):
             if n.expr is not None:
-                n.expr = self.expr(n.expr).node
+                r = self.expr(n.expr)
+                n.expr = r.node
+                if self.eprov(r) == "kernel":   # callers get a kernel pointer (BCC's rule)
+                    self.kernel_returns.add(self.cur_func)
             return n
         if isinstance(n, (c_ast.Break, c_ast.Continue, c_ast.Goto, c_ast.EmptyStatement,
                           c_ast.Pragma, c_ast.StaticAssert)):
@@ -202,6 +206,7 @@ class Translator(Frontend, Checker, KernelReads, CallRules, ProbeRules):
         self.tags = [{}]
         self.maps = {}
         self.funcs = {}
+        self.kernel_returns = set()     # functions returning a pointer into the kernel
         self.tp_text = []
         self.stmt_exprs = {}
         self.event_types = {}
@@ -214,6 +219,10 @@ class Translator(Frontend, Checker, KernelReads, CallRules, ProbeRules):
                 calls.add(node.name.name)
             elif isinstance(node, c_ast.Typedef) and self.is_user(node):
                 self.user_typedefs.add(node.name)
+        # BCC: a program may not call a non-static function of its own (each one is a
+        # program of its own); static ones become static __always_inline helpers
+        self.nonstatic_funcs = {e.decl.name for e in ast.ext if isinstance(e, c_ast.FuncDef)
+                                and self.is_user(e) and "static" not in (e.decl.storage or [])}
         self.called = calls
         src = self.source
         items = src.top_items()
@@ -302,15 +311,20 @@ def is_bcc_dialect(text):
     return bool(_BCC_MARKERS.search(text)) or not re.search(r'\bSEC\s*\(', text)
 
 
-def translate(text, filename="<bcc>", btf=None, cflags=(), src_dir=None, tracefs=None):
-    """BCC-dialect C text -> CO-RE C text.  Raises TranslateError."""
+def translate(text, filename="<bcc>", btf=None, cflags=(), src_dir=None, tracefs=None,
+              warnings=None):
+    """BCC-dialect C text -> CO-RE C text.  Raises TranslateError.  The warnings BCC's
+    front end would print (bpf_trace_printk formats) are appended to ``warnings``."""
     import sys
     tr = Translator(btf=btf, cflags=cflags, filename=filename, tracefs=tracefs)
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 10000))
     try:
-        return tr.translate(text, src_dir or (os.path.dirname(os.path.abspath(filename))
-                                               if not filename.startswith("<") else "."))
+        out = tr.translate(text, src_dir or (os.path.dirname(os.path.abspath(filename))
+                                              if not filename.startswith("<") else "."))
+        if warnings is not None:
+            warnings.extend(tr.warnings)
+        return out
     except RecursionError:
         raise TranslateError("expression too deeply nested", filename) from None
     finally:

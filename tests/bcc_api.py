@@ -9,7 +9,7 @@ under BCC or under bcc-core (imports changed, nothing else) and tabulate the res
 The programs are not part of this repository (they are BCC's): point ``--src`` at a BCC
 checkout.  They are copied to a temporary directory; for bcc-core the lines that import
 ``bcc`` go through the sweep's :data:`tests.bcc_sweep.SED_EXPRS` (the same ``sed`` the
-README gives users).  Each file runs as ``python3 FILE [ARGS] -v`` (through :data:`RUNNER`) in the copy, with
+README gives users).  Each file runs as ``python3 FILE [ARGS]`` (through :data:`RUNNER`) in the copy, with
 the arguments BCC's CMakeLists.txt gives it (the
 programs import their ``utils.py`` and compile helper binaries beside themselves), with a
 time limit; its unittest result is recorded per test: ``ok``, ``FAIL``, ``ERROR``,
@@ -121,7 +121,7 @@ def run_file(tmp, name, python, timeout=TIMEOUT, args=()):
     result = os.path.join(tmp, name[:-3] + ".result.json")
     env = dict(os.environ, PYTHONUNBUFFERED="1", BCC_API_RESULT=result)
     try:
-        p = subprocess.run([python, "-c", RUNNER, name] + list(args) + ["-v"], cwd=tmp,
+        p = subprocess.run([python, "-c", RUNNER, name] + list(args), cwd=tmp,
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, errors="replace", timeout=timeout)
         text = p.stdout
