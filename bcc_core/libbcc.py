@@ -196,11 +196,6 @@ class _Lib(object):
         return 0 if insns is None else len(insns)
 
     @staticmethod
-    def _map_by_id(module, table_id):
-        maps = list(_object(module).maps.values())
-        return maps[table_id] if 0 <= table_id < len(maps) else None
-
-    @staticmethod
     def bpf_table_id(module, name):
         for i, n in enumerate(_object(module).maps):
             if n == _str(name):
@@ -212,20 +207,18 @@ class _Lib(object):
         m = _object(module).maps.get(_str(name))
         return -1 if m is None else m.fd
 
-    @classmethod
-    def bpf_table_type_id(cls, module, table_id):
-        m = cls._map_by_id(module, table_id)
-        return -1 if m is None else m.type
+    def _table_attr(attr, missing):
+        """bpf_table_<x>_id(module, table_id): the map's attribute, ``missing`` for an
+        id that names no map (BCC's answers)."""
+        def get(module, table_id):
+            maps = list(_object(module).maps.values())
+            return getattr(maps[table_id], attr) if 0 <= table_id < len(maps) else missing
+        return staticmethod(get)
 
-    @classmethod
-    def bpf_table_max_entries_id(cls, module, table_id):
-        m = cls._map_by_id(module, table_id)
-        return 0 if m is None else m.max_entries
-
-    @classmethod
-    def bpf_table_flags_id(cls, module, table_id):
-        m = cls._map_by_id(module, table_id)
-        return -1 if m is None else m.map_flags
+    bpf_table_type_id = _table_attr("type", -1)
+    bpf_table_max_entries_id = _table_attr("max_entries", 0)
+    bpf_table_flags_id = _table_attr("map_flags", -1)
+    del _table_attr
 
     # -- map elements by fd --------------------------------------------------------------
     @staticmethod
