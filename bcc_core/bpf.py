@@ -207,12 +207,8 @@ class BPF(LinkTables, Loading, Tables, Symbols, Kprobes, Attach, AutoAttach, Tra
         kernel = _btf.release_kernel_btf()
         _ctypes_btf.release(kernel)
         typemodel = sys.modules.get("bcc_core.compat.typemodel")
-        if typemodel is not None:
-            release = getattr(typemodel, "release_caches", None)
-            if release is not None:
-                release()
-            elif isinstance(getattr(typemodel, "_btf_types", None), dict):
-                typemodel._btf_types.clear()    # a translator from before release_caches
+        if typemodel is not None:       # only when this process translated something
+            typemodel.release_caches()
         return 0
 
     @staticmethod
