@@ -398,7 +398,10 @@ def _cached_header(kind, name, text):
 def prelude_dir():
     """The directory of the parse prelude header (bcc_parse_prelude.h)."""
     global _prelude_path
-    if _prelude_path is None:
+    # written again when the cache's pruning removed it while this process ran (a
+    # long-lived process, or many others compiling beside it)
+    if _prelude_path is None or not os.path.exists(os.path.join(_prelude_path,
+                                                                "bcc_parse_prelude.h")):
         _prelude_path = os.path.dirname(_cached_header("prelude", "bcc_parse_prelude.h",
                                                        PRELUDE))
     return _prelude_path

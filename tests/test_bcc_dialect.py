@@ -170,3 +170,14 @@ def test_printk_format_rules(fmt, warning):
         assert got is None
     else:
         assert got is not None and got.startswith(warning)
+
+
+def test_parse_prelude_rewritten_after_the_cache_lost_it():
+    """The cache's pruning may remove the parse prelude while a process that already
+    used it runs on: the next translation writes it again."""
+    import shutil
+    from bcc_core.compat import prelude
+    d = prelude.prelude_dir()
+    shutil.rmtree(d)
+    again = prelude.prelude_dir()
+    assert os.path.isfile(os.path.join(again, "bcc_parse_prelude.h"))
