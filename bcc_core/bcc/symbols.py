@@ -24,18 +24,15 @@ class SymbolCache(object):
             self._impl = ProcessSymbols(pid)
 
     def resolve(self, addr, demangle):
-        return self._impl.resolve(addr)
+        if self.pid == -1:
+            return self._impl.resolve(addr)
+        return self._impl.resolve(addr, demangle)
 
     def resolve_name(self, module, name):
         name = _assert_is_bytes(name)
         if self.pid == -1:
             return self._impl.address(name)
-        from ..symbols import elf_symbols, resolve_module
-        path = resolve_module(module, self.pid)
-        if path is None:
-            return -1
-        s = elf_symbols(path).syms.get(name)
-        return s[0] if s else -1
+        return self._impl.resolve_name(module, name)
 
 
 class Symbols(object):
@@ -206,7 +203,7 @@ class Symbols(object):
         path = resolve_module(name)
         if path is None:
             raise Exception("Error %d enumerating symbols in %s" % (-1, _str(name)))
-        return [(sym, addr) for addr, _size, sym in elf_symbols(path).sorted
+        return [(sym, addr) for addr, _size, sym in elf_symbols(path).functions()
                 if pattern.match(sym)]
 
     @staticmethod
