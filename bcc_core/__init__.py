@@ -63,3 +63,18 @@ def __dir__():
 # module was split, gathers its names).  Ordinary imports are found in the first entry
 # and never look there.
 __path__.append(__path__[0] + "/_old_paths")
+
+
+def _source_checkout_path():
+    """In a source checkout (a git worktree run with PYTHONPATH=checkout), bcc_core.compat
+    and bcc_core.tools are the checkout's compat/ and tools/ (pyproject.toml maps them
+    there): the checkout's directory joins the package path, so that an editable install
+    of another checkout does not provide them instead."""
+    import os
+    root = os.path.dirname(__path__[0])
+    if os.path.isfile(os.path.join(root, "pyproject.toml")) and \
+            os.path.isfile(os.path.join(root, "compat", "prelude.py")):
+        __path__.append(root)
+
+
+_source_checkout_path()
