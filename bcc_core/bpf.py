@@ -207,6 +207,8 @@ class BPF(LinkTables, Loading, Tables, Symbols, Kprobes, Attach, AutoAttach, Tra
         its links are open)."""
         self.funcs.clear()
         if self._obj is not None:
+            from .bcc.shared import withdraw
+            withdraw(self)          # its public tables (bcc/shared.py)
             self._obj.close()
         self.module = None
 

@@ -409,6 +409,16 @@ class LpmTrie(TableBase):
     def __len__(self):
         raise NotImplementedError
 
+    def _key_bytes(self, key):
+        # a ctypes key shorter than the trie's (BCC's test keys: 4 address bytes for a
+        # u32 data[4] key) is what BCC hands the kernel too -- a pointer to it, of
+        # which the trie reads the first prefixlen bits: zero-filled to the key's size
+        raw = TableBase._key_bytes(self, key)
+        if isinstance(raw, bytes) and len(raw) < self.map.key_size and \
+                not isinstance(key, (bytes, int)):
+            raw += bytes(self.map.key_size - len(raw))
+        return raw
+
 
 class DevMap(ArrayBase):
     """BPF_MAP_TYPE_DEVMAP."""
