@@ -213,7 +213,13 @@ class BPF(LinkTables, Loading, Tables, Symbols, Kprobes, Attach, AutoAttach, Tra
 
     @staticmethod
     def add_module(modname):
-        """Add a library or exe to buildsym cache (no-op: no build-id cache here)."""
+        """Add a library or executable to the build-id symbol cache, which sym()
+        resolves BPF_STACK_TRACE_BUILDID frames with (bcc/buildsyms.py)."""
+        from .bcc import buildsyms
+        try:
+            buildsyms.add_module(_str(modname))
+        except Exception as e:          # as BCC: a message, not an exception
+            print("Error adding module to build sym cache" + str(e))
 
     def donothing(self):
         """An exit handler that does nothing (BCC tools pass it to atexit)."""
@@ -224,6 +230,8 @@ class BPF(LinkTables, Loading, Tables, Symbols, Kprobes, Attach, AutoAttach, Tra
         its links are open)."""
         self.funcs.clear()
         if self._obj is not None:
+            from .bcc.shared import withdraw
+            withdraw(self)          # its public tables (bcc/shared.py)
             self._obj.close()
         self.module = None
 

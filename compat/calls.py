@@ -1,11 +1,10 @@
 """Calls and BCC's maps: function calls (helpers, ``bpf_trace_printk``, USDT arguments...),
-BCC table methods (``m.lookup()``, ``m.perf_submit()``...) -> helper calls, and BCC's map
-macros -> BTF-defined maps (a mixin of :class:`.translate.Translator`)."""
+BCC table methods (``m.lookup()``, ``m.perf_submit()``...) -> helper calls (a mixin of
+:class:`.translate.Translator`; map declarations are in :mod:`.mapdecl`)."""
 from pycparser import c_ast
 
-from .typemodel import (Void, Prim, Ptr, Fn, Rec, pointee, UNSUPPORTED_CALLS, PROBE_READ,
-                        MAP_TYPES, MapDecl)
-from .tnodes import TranslateError, R, _id, _call, _strip_declname
+from .typemodel import (Void, Prim, Ptr, Fn, Rec, pointee, UNSUPPORTED_CALLS, PROBE_READ)
+from .tnodes import TranslateError, R, _id, _call
 
 
 _PRINTK_ONLY = "only %d %u %x %ld %lu %lx %lld %llu %llx %p %s conversion specifiers allowed"
@@ -56,7 +55,7 @@ def printk_format_warning(fmt):
 
 
 class CallRules:
-    """Function calls, map methods and map declarations."""
+    """Function calls and map methods."""
 
     def x_FuncCall(self, n, mode):
         args = n.args.exprs if n.args is not None else []
@@ -236,60 +235,8 @@ class CallRules:
             if meth == "push" and len(targs) == 1:
                 targs.append(c_ast.Constant("int", "0"))
             return R(_call("bpf_map_%s_elem" % meth, [ref] + targs, c), long_)
+        r = self.kind_call(n, m, meth, ref, targs)      # compat.mapdecl
+        if r is not None:
+            return r
         self.err("BCC table method '%s.%s()' is not supported" % (m.name, meth), n,
                  "." + meth)
-
-    def map_decl(self, d):
-        st = d.type.type
-        name = d.name
-        key_decl = st.decls[0]
-        val_decl = st.decls[1]
-        key_t = self.rtype(key_decl.type).to
-        val_t = self.rtype(val_decl.type).to
-        init = d.init.exprs
-        kind = init[0].value.strip('"')
-        size = init[1]
-        flags = init[2]
-        if kind not in MAP_TYPES:
-            self.err("BPF_TABLE type \"%s\" is not supported" % kind, d, kind)
-        for part, t in (("key", key_t), ("value", val_t)):
-            if isinstance(t, Rec) and not t.complete:   # BCC needs the sizes here too
-                self.err("table %s: its %s type %s is incomplete where the table is "
-                         "declared (define it above the table)" % (name, part, t.spell()), d)
-        m = MapDecl(name, kind, key_decl.type.type, val_decl.type.type, key_t, val_t,
-                    size, flags, d.coord)
-        self.maps[name] = m
-        mtype = MAP_TYPES[kind]
-        if kind == "histogram":
-            mtype = "BPF_MAP_TYPE_ARRAY" if isinstance(key_t, Prim) and \
-                key_t.name in ("int", "signed int") else "BPF_MAP_TYPE_HASH"
-        g = self.em.printer
-
-        def tyname(node, decl):
-            offs = self.source.offsets(decl)
-            spelled = self.pp[offs[0]:offs[1]] if offs else ""
-            if "int128" in spelled:     # masked as long for the parser: spell it again
-                return spelled.rsplit("*", 1)[0].strip()
-            node = _strip_declname(node)
-            return g.visit(c_ast.Typename(None, [], None, node))
-        lines = ["struct {", "\t__uint(type, %s);" % mtype]
-        if kind == "ringbuf":
-            lines.append("\t__uint(max_entries, (%s) * 4096);" % self.em.render(size))
-        elif kind != "perf_output":
-            lines.append("\t__uint(max_entries, %s);" % self.em.render(size))
-        if kind in ("perf_output", "perf_array", "prog", "cgroup_array"):
-            lines += ["\t__uint(key_size, sizeof(u32));", "\t__uint(value_size, sizeof(u32));"]
-        elif kind == "stacktrace":
-            lines += ["\t__uint(key_size, sizeof(u32));",
-                      "\t__uint(value_size, PERF_MAX_STACK_DEPTH * sizeof(u64));"]
-        elif kind in ("queue", "stack"):
-            lines.append("\t__type(value, %s);" % tyname(m.value_node, val_decl))
-        elif kind != "ringbuf":
-            lines.append("\t__type(key, %s);" % tyname(m.key_node, key_decl))
-            lines.append("\t__type(value, %s);" % tyname(m.value_node, val_decl))
-        fl = self.const_int(flags)
-        if fl or (fl is None and not (isinstance(flags, c_ast.Constant))):
-            lines.append("\t__uint(map_flags, %s);" % self.em.render(flags))
-        lines.append('} %s SEC(".maps");' % name)
-        return " ".join(l.strip() for l in lines)
-

@@ -13,7 +13,7 @@ import re
 # Parse prelude: BCC's macros as pycparser-friendly C
 # ----------------------------------------------------------------------------------------
 _MAP_MACROS = [
-    # macro, (kind, defaults) -- args after name in BCC's order
+    # macro, kind, parameters with defaults in BCC's order[, flags[, fixed value type]]
     ("BPF_HASH", "hash", ["n", "k=u64", "v=u64", "s=10240"]),
     ("BPF_LRU_HASH", "lru_hash", ["n", "k=u64", "v=u64", "s=10240"]),
     ("BPF_PERCPU_HASH", "percpu_hash", ["n", "k=u64", "v=u64", "s=10240"]),
@@ -21,6 +21,8 @@ _MAP_MACROS = [
     ("BPF_ARRAY", "array", ["n", "v=u64", "s=10240"]),
     ("BPF_PERCPU_ARRAY", "percpu_array", ["n", "v=u64", "s=10240"]),
     ("BPF_HISTOGRAM", "histogram", ["n", "k=int", "s=64"]),
+    ("BPF_LPM_TRIE", "lpm_trie", ["n", "k=u64", "v=u64", "s=10240"], "BPF_F_NO_PREALLOC"),
+    ("BPF_SOCKHASH", "sockhash", ["n", "k=u32", "s=10240"], "0", "int"),
 ]
 
 PRELUDE = r"""
@@ -39,23 +41,54 @@ PRELUDE = r"""
 #define BPF_RINGBUF_OUTPUT(name, pages) __BCC_MAP("ringbuf", name, int, int, pages, 0)
 #define BPF_PROG_ARRAY(name, size) __BCC_MAP("prog", name, int, int, size, 0)
 #define BPF_CGROUP_ARRAY(name, size) __BCC_MAP("cgroup_array", name, int, int, size, 0)
-#define BPF_QUEUE(name, v, size) __BCC_MAP("queue", name, int, v, size, 0)
-#define BPF_STACK(name, v, size) __BCC_MAP("stack", name, int, v, size, 0)
+#define __BCC_QUEUESTACK(kind, name, v, size, flags) __BCC_MAP(kind, name, int, v, size, flags)
+#define BPF_QUEUESTACK(kind, name, v, size, flags) __BCC_QUEUESTACK(kind, name, v, size, flags)
+#define BPF_QUEUE(...) __BCC_CAT(__BCC_QUEUE_, __BCC_NARG(__VA_ARGS__))(__VA_ARGS__)
+#define __BCC_QUEUE_3(name, v, size) __BCC_QUEUESTACK("queue", name, v, size, 0)
+#define __BCC_QUEUE_4(name, v, size, flags) __BCC_QUEUESTACK("queue", name, v, size, flags)
+#define BPF_STACK(...) __BCC_CAT(__BCC_STACK_, __BCC_NARG(__VA_ARGS__))(__VA_ARGS__)
+#define __BCC_STACK_3(name, v, size) __BCC_QUEUESTACK("stack", name, v, size, 0)
+#define __BCC_STACK_4(name, v, size, flags) __BCC_QUEUESTACK("stack", name, v, size, flags)
+#define BPF_QUEUESTACK_PINNED(kind, name, v, size, flags, path) \
+    __BCC_QUEUESTACK(kind ":" path, name, v, size, flags)
+#define BPF_QUEUESTACK_PUBLIC(kind, name, v, size, flags) \
+    __BCC_QUEUESTACK(kind "@public", name, v, size, flags)
+#define BPF_QUEUESTACK_SHARED(kind, name, v, size, flags) \
+    __BCC_QUEUESTACK(kind "@shared", name, v, size, flags)
+/* BCC's table type strings: "KIND:PATH" pinned, "KIND@public"/"@shared" (compat.mapdecl) */
+#define BPF_TABLE_PINNED(...) __BCC_CAT(__BCC_TABLE_PINNED_, __BCC_NARG(__VA_ARGS__))(__VA_ARGS__)
+#define __BCC_TABLE_PINNED_6(kind, k, v, name, size, path) \
+    __BCC_MAP(kind ":" path, name, k, v, size, 0)
+#define __BCC_TABLE_PINNED_7(kind, k, v, name, size, path, flags) \
+    __BCC_MAP(kind ":" path, name, k, v, size, flags)
+#define BPF_TABLE_PUBLIC(kind, k, v, name, size) __BCC_MAP(kind "@public", name, k, v, size, 0)
+#define BPF_TABLE_SHARED(kind, k, v, name, size) __BCC_MAP(kind "@shared", name, k, v, size, 0)
+#define BPF_STACK_TRACE_BUILDID(name, size) \
+    __BCC_MAP("stacktrace", name, int, int, size, BPF_F_STACK_BUILD_ID)
+#define BPF_ARRAY_OF_MAPS(name, inner, size) \
+    __BCC_MAP("array_of_maps$" inner, name, int, int, size, 0)
+#define BPF_HASH_OF_MAPS(...) __BCC_CAT(__BCC_HASH_OF_MAPS_, __BCC_NARG(__VA_ARGS__))(__VA_ARGS__)
+#define __BCC_HASH_OF_MAPS_2(name, inner) \
+    __BCC_MAP("hash_of_maps$" inner, name, int, int, 10240, 0)
+#define __BCC_HASH_OF_MAPS_3(name, k, inner) \
+    __BCC_MAP("hash_of_maps$" inner, name, k, int, 10240, 0)
+#define __BCC_HASH_OF_MAPS_4(name, k, inner, size) \
+    __BCC_MAP("hash_of_maps$" inner, name, k, int, size, 0)
+#define BPF_SK_STORAGE(name, v) __BCC_MAP("sk_storage", name, int, v, 0, 0)
+#define BPF_INODE_STORAGE(name, v) __BCC_MAP("inode_storage", name, int, v, 0, 0)
+#define BPF_TASK_STORAGE(name, v) __BCC_MAP("task_storage", name, int, v, 0, 0)
+#define BPF_CGROUP_STORAGE(name, v) \
+    __BCC_MAP("cgroup_storage", name, struct bpf_cgroup_storage_key, v, 0, 0)
+#define BPF_PERCPU_CGROUP_STORAGE(name, v) \
+    __BCC_MAP("percpu_cgroup_storage", name, struct bpf_cgroup_storage_key, v, 0, 0)
+#define BPF_XDP_REDIRECT_MAP(kind, v, name, size) __BCC_MAP(kind, name, u32, v, size, 0)
+#define BPF_DEVMAP(name, size) __BCC_MAP("devmap", name, u32, int, size, 0)
+#define BPF_CPUMAP(name, size) __BCC_MAP("cpumap", name, u32, u32, size, 0)
+#define BPF_XSKMAP(...) __BCC_CAT(__BCC_XSKMAP_, __BCC_NARG(__VA_ARGS__))(__VA_ARGS__)
+#define __BCC_XSKMAP_2(name, size) __BCC_MAP("xskmap", name, u32, int, size, 0)
+#define __BCC_XSKMAP_3(name, size, path) __BCC_MAP("xskmap:" path, name, u32, int, size, 0)
+#define BPF_SOCKMAP(name, size) __BCC_MAP("sockmap", name, u32, int, size, 0)
 #define __BCC_UNSUPPORTED(what) int __bcc_unsupported__##what
-#define BPF_TABLE_PINNED(...) __BCC_UNSUPPORTED(BPF_TABLE_PINNED)
-#define BPF_TABLE_PUBLIC(...) __BCC_UNSUPPORTED(BPF_TABLE_PUBLIC)
-#define BPF_TABLE_SHARED(...) __BCC_UNSUPPORTED(BPF_TABLE_SHARED)
-#define BPF_HASH_OF_MAPS(...) __BCC_UNSUPPORTED(BPF_HASH_OF_MAPS)
-#define BPF_ARRAY_OF_MAPS(...) __BCC_UNSUPPORTED(BPF_ARRAY_OF_MAPS)
-#define BPF_SK_STORAGE(...) __BCC_UNSUPPORTED(BPF_SK_STORAGE)
-#define BPF_DEVMAP(...) __BCC_UNSUPPORTED(BPF_DEVMAP)
-#define BPF_CPUMAP(...) __BCC_UNSUPPORTED(BPF_CPUMAP)
-#define BPF_XSKMAP(...) __BCC_UNSUPPORTED(BPF_XSKMAP)
-#define BPF_SOCKMAP(...) __BCC_UNSUPPORTED(BPF_SOCKMAP)
-#define BPF_SOCKHASH(...) __BCC_UNSUPPORTED(BPF_SOCKHASH)
-#define BPF_CGROUP_STORAGE(...) __BCC_UNSUPPORTED(BPF_CGROUP_STORAGE)
-#define BPF_INODE_STORAGE(...) __BCC_UNSUPPORTED(BPF_INODE_STORAGE)
-#define BPF_TASK_STORAGE(...) __BCC_UNSUPPORTED(BPF_TASK_STORAGE)
 #define USDT_PROBE(...) __BCC_UNSUPPORTED(USDT)
 
 #define TRACEPOINT_PROBE(cat, ev) \
@@ -275,7 +308,8 @@ PRELUDE = r"""
 
 # macros with defaults, generated
 _lines = []
-for _m, _kind, _params in _MAP_MACROS:
+for _m, _kind, _params, *_fixed in _MAP_MACROS:
+    _flags, _value = (list(_fixed) + ["0", None][len(_fixed):])[:2]
     _names = [p.split("=")[0] for p in _params]
     _lines.append("#define %s(...) __BCC_CAT(__BCC_%s_, __BCC_NARG(__VA_ARGS__))(__VA_ARGS__)"
                   % (_m, _m))
@@ -286,9 +320,9 @@ for _m, _kind, _params in _MAP_MACROS:
             nm, _, d = p.partition("=")
             vals[nm] = nm if nm in given else d
         k = vals.get("k", "int")
-        v = vals.get("v", "u64")
-        _lines.append("#define __BCC_%s_%d(%s) __BCC_MAP(\"%s\", %s, %s, %s, %s, 0)"
-                      % (_m, i, ", ".join(given), _kind, vals["n"], k, v, vals["s"]))
+        v = _value or vals.get("v", "u64")
+        _lines.append("#define __BCC_%s_%d(%s) __BCC_MAP(\"%s\", %s, %s, %s, %s, %s)"
+                      % (_m, i, ", ".join(given), _kind, vals["n"], k, v, vals["s"], _flags))
 PRELUDE += "\n".join(_lines) + "\n"
 del _lines
 

@@ -53,6 +53,7 @@ from .calls import CallRules
 from .checker import Checker
 from .coreread import KernelReads
 from .frontend import Frontend
+from .mapdecl import MapDecls
 from .probes import ProbeRules
 from .tnodes import (HERE, COMPAT_HEADER, TranslateError, R, Core, Sym, Hoist,  # noqa: F401
                      _id, _call, _graft, _is_void, _strip_declname, _walk)
@@ -61,10 +62,10 @@ from .tnodes import (HERE, COMPAT_HEADER, TranslateError, R, Core, Sym, Hoist,  
 # ----------------------------------------------------------------------------------------
 # The translator
 # ----------------------------------------------------------------------------------------
-class Translator(Frontend, Checker, KernelReads, CallRules, ProbeRules):
+class Translator(Frontend, Checker, KernelReads, CallRules, MapDecls, ProbeRules):
     """BCC C -> CO-RE C for one program: the driver (entry point, statements, top level);
     the parts are mixins (:mod:`.frontend`, :mod:`.checker`, :mod:`.coreread`,
-    :mod:`.calls`, :mod:`.probes`)."""
+    :mod:`.calls`, :mod:`.mapdecl`, :mod:`.probes`)."""
 
     def __init__(self, btf=None, cflags=(), filename="<bcc>", clang=None,
                  tracefs=None):
@@ -205,6 +206,7 @@ class Translator(Frontend, Checker, KernelReads, CallRules, ProbeRules):
         self.typedefs = [{}]
         self.tags = [{}]
         self.maps = {}
+        self.map_bodies = {}         # map -> its BTF definition's members (mapdecl)
         self.funcs = {}
         self.kernel_returns = set()     # functions returning a pointer into the kernel
         self.tp_text = []

@@ -323,6 +323,17 @@ MAP_TYPES = {
     "prog": "BPF_MAP_TYPE_PROG_ARRAY", "cgroup_array": "BPF_MAP_TYPE_CGROUP_ARRAY",
     "queue": "BPF_MAP_TYPE_QUEUE", "stack": "BPF_MAP_TYPE_STACK",
     "lpm_trie": "BPF_MAP_TYPE_LPM_TRIE", "histogram": None,
+    "hash_of_maps": "BPF_MAP_TYPE_HASH_OF_MAPS", "array_of_maps": "BPF_MAP_TYPE_ARRAY_OF_MAPS",
+    "sk_storage": "BPF_MAP_TYPE_SK_STORAGE", "inode_storage": "BPF_MAP_TYPE_INODE_STORAGE",
+    "task_storage": "BPF_MAP_TYPE_TASK_STORAGE",
+    "cgroup_storage": "BPF_MAP_TYPE_CGROUP_STORAGE",
+    "percpu_cgroup_storage": "BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE",
+    "devmap": "BPF_MAP_TYPE_DEVMAP", "devmap_hash": "BPF_MAP_TYPE_DEVMAP_HASH",
+    "cpumap": "BPF_MAP_TYPE_CPUMAP", "xskmap": "BPF_MAP_TYPE_XSKMAP",
+    "sockmap": "BPF_MAP_TYPE_SOCKMAP", "sockhash": "BPF_MAP_TYPE_SOCKHASH",
+    # BPF_TABLE("extern", ...): a public table of another BPF object, whose fd the
+    # facade hands to the loader (the type here is a placeholder the fd replaces)
+    "extern": "BPF_MAP_TYPE_HASH",
 }
 _SIZED_ONLY = ("stacktrace", "perf_output", "perf_array", "prog", "cgroup_array")
 

@@ -110,8 +110,8 @@ BAD = [
      "\n    return t->x;\n}\n", 4, "unknown type 'struct no_such_type'"),
     ("typename", "int kprobe__vfs_read(struct pt_regs *ctx)\n{\n    no_such_t x = 0;\n"
      "    return x;\n}\n", 3, "unknown type name 'no_such_t'"),
-    ("pinned", 'BPF_TABLE_PINNED("hash", u32, u64, ids, 1024, "/sys/fs/bpf/ids");\n',
-     1, "BPF_TABLE_PINNED is not supported"),
+    ("maptype", 'BPF_TABLE("hash_set", u32, u64, ids, 1024);\n',
+     1, 'BPF_TABLE type "hash_set" is not supported'),
     ("write", "int kprobe__vfs_read(struct pt_regs *ctx)\n{\n    struct task_struct *t = "
      "(struct task_struct *)bpf_get_current_task();\n    t->pid = 1;\n    return 0;\n}\n",
      4, "cannot write to kernel memory"),

@@ -155,25 +155,27 @@ class Loading(object):
 
     def _load(self, path, data, rodata, btf, kconfig, autoload=None, reuse_maps=None):
         from ..load.loader import Object
+        from ..obj.cache import load_spec
         from ..obj.sec import EXT, LSM, TRACING
+        from . import shared
+        spec = load_spec(path, data)
+        # extern tables get the public tables' fds, pinned tables their paths
+        reuse_maps, pin_maps, public = shared.share_options(spec, reuse_maps)
         kw = dict(path=path, data=data, rodata=rodata, btf=btf, kconfig=kconfig,
-                  reuse_maps=reuse_maps)
+                  reuse_maps=reuse_maps, pin_maps=pin_maps, spec=spec)
         try:
             self._obj = Object(autoload=autoload, **kw)
-            return
-        except NotSupportedError as e:
-            first = e
-        # the kernel cannot load some programs (no trampolines...): load the rest and
-        # raise the reason when those programs are attached
-        from ..obj.cache import load_spec
-        spec = load_spec(path, data)
-        skip = {p.name: False for p in spec.programs
-                if p.sec_def is not None and p.sec_def.prog_type in (TRACING, LSM, EXT)}
-        if not skip:
-            raise first
-        self._obj = Object(autoload=dict(autoload or {}, **skip), spec=spec, **kw)
-        for name in skip:
-            self._deferred[name] = first
+        except NotSupportedError as first:
+            # the kernel cannot load some programs (no trampolines...): load the rest
+            # and raise the reason when those programs are attached
+            skip = {p.name: False for p in spec.programs
+                    if p.sec_def is not None and p.sec_def.prog_type in (TRACING, LSM, EXT)}
+            if not skip:
+                raise
+            self._obj = Object(autoload=dict(autoload or {}, **skip), **kw)
+            for name in skip:
+                self._deferred[name] = first
+        shared.publish(self, public)
 
     @staticmethod
     def _fn_str(fn_name):

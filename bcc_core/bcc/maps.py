@@ -60,8 +60,10 @@ class Tables(dict):
     def _default_types(self, m):
         t = m.type
         if t in (_map.PERF_EVENT_ARRAY, _map.RINGBUF, _map.CGROUP_ARRAY, _map.PROG_ARRAY,
-                 _map.ARRAY_OF_MAPS, _map.HASH_OF_MAPS):
+                 _map.ARRAY_OF_MAPS):
             return "c_int", "c_int"         # resolved by the table when first used
+        if t == _map.HASH_OF_MAPS:          # the declared key; values are inner map fds
+            return self._btf_ctype(m, m.key_type_id, m.key_size), ct.c_int
         if t == _map.STACK_TRACE:
             key = ct.c_int
             if m.map_flags & (1 << 5):     # BPF_F_STACK_BUILD_ID

@@ -39,6 +39,8 @@ class _PerCpuMixin(object):
             ct.memmove(ct.addressof(ret) + i * sz, raw[i * m.stride:i * m.stride + sz], sz)
         return ret
 
+    _batch_leaf = _leaf_from      # one per-CPU array per entry, as BCC's
+
     def _percpu_bytes(self, leaf):
         m = self.map
         if isinstance(leaf, int):

@@ -219,10 +219,15 @@ class Symbols(object):
         """sym(addr, pid, show_module=False, show_offset=False)
 
         The function containing ``addr`` in process ``pid`` (a negative pid: the
-        kernel) as bytes, b"[unknown]" if none; optionally followed by "+0x<offset>"
+        kernel) as bytes, b"[unknown]" if none -- or of ``addr`` a frame of a build-id
+        stack (struct bpf_stack_build_id, resolved through add_module()); optionally followed by "+0x<offset>"
         and " [<module file name>]", e.g. b"start_thread+0x202 [libpthread-2.24.so]".
         """
-        name, offset, module = Symbols._sym_cache(pid).resolve(addr, demangle)
+        from . import buildsyms
+        if buildsyms.is_build_id_frame(addr):      # a BPF_STACK_TRACE_BUILDID frame
+            name, offset, module = buildsyms.resolve(addr)
+        else:
+            name, offset, module = Symbols._sym_cache(pid).resolve(addr, demangle)
         text = name or b"[unknown]"
         if show_offset and name is not None:
             text += b"+0x%x" % offset

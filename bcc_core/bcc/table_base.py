@@ -23,6 +23,12 @@ def _b(obj):
     return ct.string_at(ct.addressof(obj), ct.sizeof(obj))
 
 
+def _element(cls, raw):
+    """``raw`` as an element of a ctypes array of ``cls``, as BCC's batch calls yield
+    them: a Python int for simple types (sortable, equal to ints), else the object."""
+    return (cls * 1).from_buffer_copy(raw)[0]
+
+
 def _elems(arr):
     """The bytes of each element of a ctypes array (iterating gives Python ints for
     arrays of simple types, so slice the raw buffer instead)."""
@@ -208,10 +214,13 @@ class TableBase(Histograms, MutableMapping):
         except OSError as e:
             raise Exception("%s has failed: %s" % (bpf_cmd, os.strerror(e.errno))) from e
         for k, v in pairs:
-            yield (self.Key.from_buffer_copy(k), self._leaf_from(v))
+            yield (_element(self.Key, k), self._batch_leaf(v))
 
     def _leaf_from(self, raw):
         return self.Leaf.from_buffer_copy(raw)
+
+    def _batch_leaf(self, raw):
+        return _element(self.Leaf, raw)
 
     def zero(self):
         """Set every existing entry to a zeroed Leaf."""
@@ -399,6 +408,16 @@ class LpmTrie(TableBase):
 
     def __len__(self):
         raise NotImplementedError
+
+    def _key_bytes(self, key):
+        # a ctypes key shorter than the trie's (BCC's test keys: 4 address bytes for a
+        # u32 data[4] key) is what BCC hands the kernel too -- a pointer to it, of
+        # which the trie reads the first prefixlen bits: zero-filled to the key's size
+        raw = TableBase._key_bytes(self, key)
+        if isinstance(raw, bytes) and len(raw) < self.map.key_size and \
+                not isinstance(key, (bytes, int)):
+            raw += bytes(self.map.key_size - len(raw))
+        return raw
 
 
 class DevMap(ArrayBase):

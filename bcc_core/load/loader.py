@@ -58,12 +58,13 @@ class Object(GlobalVars, Relocator):
     running kernel's; ``kconfig={"CONFIG_X": "y"}`` overrides kconfig values;
     ``autoload={"prog": False}`` skips programs; ``reuse_maps={"map": fd_or_pinned_path}``
     uses an existing map instead of creating one (libbpf's bpf_map__reuse_fd), e.g. BCC's
-    pinned --cgroupmap filter maps.  Load happens in the constructor unless ``load=False``
-    (then call :meth:`load`).
+    pinned --cgroupmap filter maps; ``pin_maps={"map": path}`` pins a map at that bpffs
+    path, or uses the map pinned there (BCC's BPF_TABLE_PINNED).  Load happens in the
+    constructor unless ``load=False`` (then call :meth:`load`).
     """
 
     def __init__(self, path=None, data=None, rodata=None, btf=None, kconfig=None,
-                 autoload=None, load=True, spec=None, reuse_maps=None):
+                 autoload=None, load=True, spec=None, reuse_maps=None, pin_maps=None):
         self.spec = spec or _cache.load_spec(path, data)
         self.path = path or self.spec.path
         self.name = self.spec.name
@@ -71,6 +72,7 @@ class Object(GlobalVars, Relocator):
         self.target_btf_path = btf
         self.kconfig_overrides = kconfig
         self.reuse_maps = dict(reuse_maps or {})
+        self.pin_maps = dict(pin_maps or {})
         self.maps = {}
         self.programs = {}
         self.btf_fd = -1
@@ -226,17 +228,7 @@ class Object(GlobalVars, Relocator):
                 size = max(ms.max_entries, pg)
                 size = 1 << (size - 1).bit_length()
                 ms_eff = _clone(ms, max_entries=size, key_size=0, value_size=0)
-            inner_fd = None
-            if ms.inner is not None:
-                inner_fd = _map.create(ms.inner, btf_fd, kernel_name=ms.name[:10] + ".inner")
-            try:
-                pinned = self._reused_fd(ms)
-                if pinned is None:
-                    pinned = self._pinned_fd(ms)
-                fd = pinned if pinned is not None else _map.create(ms_eff, btf_fd,
-                                                                   inner_fd or 0, kname)
-            finally:
-                _sys.close(inner_fd)
+            fd, ms_eff, pinned = self._map_fd(ms, ms_eff, btf_fd, kname)
             m = _map.Map(ms.name, fd, ms_eff.type, ms_eff.key_size, ms_eff.value_size,
                          ms_eff.max_entries, ms_eff.map_flags, b, ms.btf_key_type_id,
                          ms.btf_value_type_id)
@@ -246,7 +238,7 @@ class Object(GlobalVars, Relocator):
                 m.update(0, self._initial_data(ms))
                 if ms.kind in ("rodata", "kconfig"):
                     m.freeze()
-            elif ms.pinning == 1 and pinned is None:
+            elif (ms.pinning == 1 or ms.name in self.pin_maps) and pinned is None:
                 path = self._pin_path(ms)
                 if path:
                     m.pin(path)
@@ -257,7 +249,28 @@ class Object(GlobalVars, Relocator):
                 if target in self.maps:
                     self.maps[ms.name].update(slot, self.maps[target].fd.to_bytes(4, "little"))
 
+    def _map_fd(self, ms, ms_eff, btf_fd, kname):
+        """(fd, effective MapSpec, reused fd or None) of one map: an existing map's
+        (reuse_maps, a pin) described as the kernel has it, else a new one."""
+        pinned = self._reused_fd(ms)
+        if pinned is None:
+            pinned = self._pinned_fd(ms)
+        if pinned is not None:
+            info = _map.MapInfo(pinned)
+            return pinned, _clone(ms_eff, type=info.type, key_size=info.key_size,
+                                  value_size=info.value_size, max_entries=info.max_entries,
+                                  map_flags=info.map_flags), pinned
+        inner_fd = None
+        if ms.inner is not None:
+            inner_fd = _map.create(ms.inner, btf_fd, kernel_name=ms.name[:10] + ".inner")
+        try:
+            return _map.create(ms_eff, btf_fd, inner_fd or 0, kname), ms_eff, None
+        finally:
+            _sys.close(inner_fd)
+
     def _pin_path(self, ms):
+        if ms.name in self.pin_maps:
+            return self.pin_maps[ms.name]
         from . import features
         d = features.bpffs(mount=True)
         return os.path.join(d, ms.name) if d else None
@@ -271,7 +284,7 @@ class Object(GlobalVars, Relocator):
         return os.dup(src)
 
     def _pinned_fd(self, ms):
-        if ms.kind != "map" or ms.pinning != 1:
+        if ms.kind != "map" or (ms.pinning != 1 and ms.name not in self.pin_maps):
             return None
         path = self._pin_path(ms)
         if path and os.path.exists(path):

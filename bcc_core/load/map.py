@@ -276,6 +276,24 @@ def obj_get(path):
     return _sys.bpf(_sys.BPF_OBJ_GET, a, path)
 
 
+class MapInfo:
+    """What the kernel says of a map fd (BPF_OBJ_GET_INFO_BY_FD): type, sizes, flags,
+    name, id -- of a map created elsewhere (a pinned or another object's map)."""
+
+    def __init__(self, fd):
+        import struct
+        buf = ffi.new("char[]", 96)
+        a = _sys.new_attr()
+        a.info.bpf_fd = fd
+        a.info.info_len = 96
+        a.info.info = _sys.ptr(buf)
+        _sys.bpf(_sys.BPF_OBJ_GET_INFO_BY_FD, a, "map fd %d" % fd)
+        raw = ffi.buffer(buf, 96)[:]
+        (self.type, self.id, self.key_size, self.value_size, self.max_entries,
+         self.map_flags) = struct.unpack_from("<6I", raw)
+        self.name = raw[24:40].split(b"\0", 1)[0].decode("ascii", "replace")
+
+
 def fd_info_id(fd):
     """Kernel id of a bpf object fd (map, program, link or BTF), from /proc fdinfo."""
     try:
