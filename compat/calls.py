@@ -198,6 +198,33 @@ class CallRules:
             # macro arguments: a compound-literal key's commas must not split them
             targs = [self.macro_arg(a) for a in targs]
             return R(_call(fn, [ref] + targs, c), Void())
+        r = self.output_call(m, meth, ref, targs, want, c)
+        if r is not None:
+            return r
+        if meth == "get_stackid":
+            want(2)
+            return R(_call("bpf_get_stackid", [targs[0], ref, targs[1]], c), long_)
+        if meth == "perf_read":
+            want(1)
+            return R(_call("bpf_perf_event_read", [ref, targs[0]], c), Prim("u64", 8))
+        if meth == "call":
+            want(2)
+            return R(_call("bpf_tail_call", [targs[0], ref, targs[1]], c), long_)
+        if meth in ("push", "peek", "pop"):
+            want((1, 2) if meth == "push" else 1)
+            if meth == "push" and len(targs) == 1:
+                targs.append(c_ast.Constant("int", "0"))
+            return R(_call("bpf_map_%s_elem" % meth, [ref] + targs, c), long_)
+        r = self.kind_call(n, m, meth, ref, targs)      # compat.mapdecl
+        if r is not None:
+            return r
+        self.err("BCC table method '%s.%s()' is not supported" % (m.name, meth), n,
+                 "." + meth)
+
+    def output_call(self, m, meth, ref, targs, want, c):
+        """The event output methods (perf_submit, perf_submit_skb, ringbuf_*) -> their
+        helper calls, or None for other methods."""
+        long_ = Prim("long", 8)
         if meth == "perf_submit":
             want(3)
             return R(_call("bpf_perf_event_output",
@@ -221,22 +248,4 @@ class CallRules:
         if meth in ("ringbuf_submit", "ringbuf_discard"):
             want(2)
             return R(_call("bpf_" + meth, targs, c), Void())
-        if meth == "get_stackid":
-            want(2)
-            return R(_call("bpf_get_stackid", [targs[0], ref, targs[1]], c), long_)
-        if meth == "perf_read":
-            want(1)
-            return R(_call("bpf_perf_event_read", [ref, targs[0]], c), Prim("u64", 8))
-        if meth == "call":
-            want(2)
-            return R(_call("bpf_tail_call", [targs[0], ref, targs[1]], c), long_)
-        if meth in ("push", "peek", "pop"):
-            want((1, 2) if meth == "push" else 1)
-            if meth == "push" and len(targs) == 1:
-                targs.append(c_ast.Constant("int", "0"))
-            return R(_call("bpf_map_%s_elem" % meth, [ref] + targs, c), long_)
-        r = self.kind_call(n, m, meth, ref, targs)      # compat.mapdecl
-        if r is not None:
-            return r
-        self.err("BCC table method '%s.%s()' is not supported" % (m.name, meth), n,
-                 "." + meth)
+        return None
