@@ -174,9 +174,9 @@ class BPF(LinkTables, Loading, Tables, Symbols, Kprobes, Attach, AutoAttach, Tra
         self._event_types = dict(event_types or {})
         self._cleaned = False
         _at_exit(self)
-        path, data = _object_source(text, obj, src_file, usdt_contexts, cflags, btf)
+        path, data, bcc_c = _object_source(text, obj, src_file, usdt_contexts, cflags, btf)
         self._load(path, data, rodata if rodata is not None else config, btf, kconfig,
-                   autoload, reuse_maps)
+                   autoload, reuse_maps, bcc_c)
         self.module = self._obj
         for name, prog in self._obj.programs.items():
             if prog.fd >= 0:

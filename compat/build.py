@@ -297,7 +297,7 @@ def translate_text(text, filename=TEXT_NAME, cflags=(), btf_path=None, src_dir=N
 
 def _clang_flags(inc):
     flags = ["-target", "bpf", "-g", "-O2", "-D__TARGET_ARCH_x86",
-             "-Wno-unused-value", "-Wno-pointer-sign", "-Wno-compare-distinct-pointer-types",
+             "-Wno-unused-value", "-Wno-deprecated-declarations", "-Wno-pointer-sign", "-Wno-compare-distinct-pointer-types",
              "-Wno-int-conversion", "-Wno-incompatible-pointer-types-discards-qualifiers",
              "-I", inc]
     if os.path.isdir("/usr/include/x86_64-linux-gnu"):

@@ -79,6 +79,8 @@ class CallRules:
             if name == "bpf_trace_printk":
                 n.name = _id("bpf_printk", n.name.coord)
                 self.check_printk(n, args)
+            if name in ("incr_cksum_l3", "incr_cksum_l4"):
+                return self.cksum_call(n, name, args)      # compat.packet
             if name in ("bpf_usdt_readarg", "bpf_usdt_readarg_p"):
                 return self.usdt_readarg(n, name, args)
             if name in ("memcpy", "__builtin_memcpy") and len(args) == 3:

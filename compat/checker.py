@@ -104,6 +104,8 @@ class Checker:
                 fields[d.name] = (t, 0)
             elif isinstance(t, Rec) and t.fields is not None:
                 fields.update(t.fields)     # anonymous struct/union member
+        if n.name in self.packet_structs:
+            self.packet_layout(rec, n.decls)
         return rec
 
     def const_int(self, n):
@@ -286,6 +288,9 @@ class Checker:
         return R(n, ta, prov)
 
     def x_Assignment(self, n, mode):
+        pw = self.packet_write(n)
+        if pw is not None:
+            return pw
         lv = self.expr(n.lvalue, "lvalue")
         rv = self.expr(n.rvalue)
         n.lvalue, n.rvalue = lv.node, rv.node

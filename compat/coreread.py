@@ -13,6 +13,9 @@ class KernelReads:
 
     # -- chains ---------------------------------------------------------------------------
     def chain(self, n, mode):
+        pr = self.packet_read(n, mode)      # hdr->field of a packet header (.packet)
+        if pr is not None:
+            return pr
         steps, n = self._chain_steps(n)
         base = self.expr(n)
         st = (base.node, base.type, base.prov, None)      # cur, t, prov, core

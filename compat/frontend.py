@@ -12,6 +12,7 @@ from .mask import MaskError, Masker
 from .prelude import (C_WORDS, BASE_STUBS, IDENT, strip_system_includes, PARSE_LINE_OFFSET,
                       blank_line_markers, linux_version_code, is_user_file, line_map,
                       prelude_dir, kconfig_header)
+from .packet import packet_struct_names
 from .typemodel import Prim
 from .splice import Source, apply_edits
 from .tnodes import TranslateError, _walk
@@ -22,6 +23,15 @@ from .tnodes import TranslateError, _walk
 _OWN_SOCK = re.compile(r"\bstruct\s+(?:sock|inet_sock)\s*\{")
 
 
+# BCC's footer: the license is the program's BPF_LICENSE (GPL when it defines none),
+# appended after its last line (its line numbers do not change)
+_OWN_LICENSE = re.compile(r"\b_license\s*\[")
+_LICENSE_FOOTER = ('\n#ifndef BPF_LICENSE\n#define BPF_LICENSE GPL\n#endif\n'
+                   '#define __BCC_LICENSE_STR(s) #s\n#define __BCC_LICENSE(s) __BCC_LICENSE_STR(s)\n'
+                   'char _license[] __attribute__((section("license"), used)) = '
+                   '__BCC_LICENSE(BPF_LICENSE);\n')
+
+
 class Frontend:
     """Preprocess and parse: the text the checker walks."""
 
@@ -29,6 +39,11 @@ class Frontend:
     def preprocess(self, text, src_dir):
         clang = self.clang or find_clang()
         body, self.dropped_includes = strip_system_includes(text)
+        if any(f.startswith("-DBPF_LICENSE") for f in self.cflags):
+            raise TranslateError("BPF_LICENSE cannot be specified through cflags (as in "
+                                 "BCC: #define BPF_LICENSE in the program)", self.filename)
+        if not _OWN_LICENSE.search(body):
+            body += _LICENSE_FOOTER
         prelude = os.path.join(prelude_dir(), "bcc_parse_prelude.h")
         fname = self.filename.replace("\\", "\\\\").replace('"', '\\"')
         src = '# 1 "%s"\n%s\n' % (fname, body)
@@ -64,6 +79,7 @@ class Frontend:
         program defines under a kernel type's name are settled first (see
         :meth:`kernel_collisions`) and the text parsed again."""
         pp = self.preprocess(text, src_dir)
+        self.packet_structs = packet_struct_names(pp)
         ast = self.parse_pp(pp)
         fixed = self.kernel_collisions(ast)
         if fixed is not None:

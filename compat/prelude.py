@@ -122,6 +122,10 @@ PRELUDE = r"""
 #define container_of(ptr, type, member) \
     ((type *)((char *)(ptr) - offsetof(type, member)))
 #define __builtin_offsetof(t, m) offsetof(t, m)
+/* BCC's packet dialect (compat/packet.py) */
+#define BPF_PACKET_HEADER __attribute__((packed)) __attribute__((deprecated("packet")))
+#define cursor_advance(_cursor, _len) \
+    ({ void *__bcc_cur = _cursor; _cursor += _len; __bcc_cur; })
 #define ntohs(x) bpf_ntohs(x)
 #define htons(x) bpf_htons(x)
 #define ntohl(x) bpf_ntohl(x)
@@ -341,14 +345,17 @@ _LINEMARK = re.compile(r'^#\s*(?:line\s+)?(\d+)\s+"((?:[^"\\]|\\.)*)"')
 
 
 def strip_system_includes(text):
-    """Kernel headers are not available (types come from BTF): drop #include <...>."""
+    """Kernel headers are not available (types come from BTF): drop #include <...>;
+    ``<bcc/proto.h>`` becomes its packet header structs (:mod:`.packet`)."""
+    from .packet import PROTO_INCLUDE, PROTO_LINE
     out = []
     dropped = []
     for i, line in enumerate(text.split("\n")):
         s = line.lstrip()
         if s.startswith("#") and re.match(r"#\s*include\s*<", s):
             dropped.append((i + 1, s.strip()))
-            out.append("")
+            # BCC's packet headers are not the kernel's: defined in place (one line)
+            out.append(PROTO_LINE if PROTO_INCLUDE.match(s) else "")
         else:
             out.append(line)
     return "\n".join(out), dropped

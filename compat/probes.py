@@ -29,6 +29,9 @@ class ProbeRules:
         params = [p for p in params if not (isinstance(p, c_ast.Typename) and
                                             _is_void(p))]
         self.funcs[name] = self.rtype(fdecl)
+        # the socket buffer of packet header accesses (compat.packet): the first parameter
+        self.cur_ctx = params[0].name if params and \
+            not isinstance(params[0], c_ast.EllipsisParam) else None
         static = "static" in list(decl.storage or [])
         first_t = self.rtype(params[0].type) if params and \
             not isinstance(params[0], c_ast.EllipsisParam) else None

@@ -54,6 +54,7 @@ from .checker import Checker
 from .coreread import KernelReads
 from .frontend import Frontend
 from .mapdecl import MapDecls
+from .packet import PacketRules
 from .probes import ProbeRules
 from .tnodes import (HERE, COMPAT_HEADER, TranslateError, R, Core, Sym, Hoist,  # noqa: F401
                      _id, _call, _graft, _is_void, _strip_declname, _walk)
@@ -62,10 +63,11 @@ from .tnodes import (HERE, COMPAT_HEADER, TranslateError, R, Core, Sym, Hoist,  
 # ----------------------------------------------------------------------------------------
 # The translator
 # ----------------------------------------------------------------------------------------
-class Translator(Frontend, Checker, KernelReads, CallRules, MapDecls, ProbeRules):
+class Translator(Frontend, Checker, KernelReads, PacketRules, CallRules, MapDecls,
+                 ProbeRules):
     """BCC C -> CO-RE C for one program: the driver (entry point, statements, top level);
     the parts are mixins (:mod:`.frontend`, :mod:`.checker`, :mod:`.coreread`,
-    :mod:`.calls`, :mod:`.mapdecl`, :mod:`.probes`)."""
+    :mod:`.packet`, :mod:`.calls`, :mod:`.mapdecl`, :mod:`.probes`)."""
 
     def __init__(self, btf=None, cflags=(), filename="<bcc>", clang=None,
                  tracefs=None):

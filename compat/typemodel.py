@@ -295,6 +295,10 @@ EXTRA_FUNCS = {
     "bpf_core_enum_value_exists": "int", "bpf_core_field_size": "u32",
     "bpf_core_field_offset": "u32", "bpf_core_type_size": "u32",
     "bpf_core_enum_value": "u64", "bpf_ksym_exists": "int",
+    # BCC's packet dialect (bcc_compat.h)
+    "load_byte": "u64", "load_half": "u64", "load_word": "u64", "load_dword": "u64",
+    "bpf_dext_pkt": "u64", "bpf_dins_pkt": "void", "bpf_ntohll": "u64", "bpf_htonll": "u64",
+    "bpf_l3_csum_replace_": "int", "bpf_l4_csum_replace_": "int",
 }
 
 UNSUPPORTED_CALLS = {

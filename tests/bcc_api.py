@@ -116,12 +116,53 @@ except BaseException as e:
 """
 
 
-def run_file(tmp, name, python, timeout=TIMEOUT, args=()):
-    """Run one program; ({Class.test: [verdict, reason]}, its output)."""
+def _ip(*args, check=True):
+    return subprocess.run(["ip"] + list(args), check=check, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+
+
+def netns_up(name):
+    """BCC's tests/wrapper.sh "namespace" kind: a network namespace whose eth0
+    (172.16.1.2/24) is one end of a veth pair, the other end (172.16.1.1/24) here.
+    Returns the argv prefix that runs a command in it."""
+    ns = "ba_" + name[5:-3][:8]       # veth names: 15 characters at most
+    netns_down(ns)
+    _ip("netns", "add", ns)
+    _ip("link", "add", ns + ".in", "type", "veth", "peer", "name", ns + ".out")
+    _ip("link", "set", ns + ".in", "netns", ns)
+    _ip("netns", "exec", ns, "ip", "link", "set", ns + ".in", "name", "eth0")
+    _ip("netns", "exec", ns, "ip", "addr", "add", "dev", "eth0", "172.16.1.2/24")
+    _ip("netns", "exec", ns, "ip", "link", "set", "eth0", "up")
+    _ip("netns", "exec", ns, "ip", "link", "set", "lo", "up")
+    if shutil.which("ethtool"):
+        subprocess.run(["ip", "netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _ip("addr", "add", "dev", ns + ".out", "172.16.1.1/24")
+    _ip("link", "set", ns + ".out", "up")
+    return ns, ["ip", "netns", "exec", ns]
+
+
+def netns_down(ns):
+    _ip("netns", "delete", ns, check=False)      # the veth pair goes with it
+    _ip("link", "delete", ns + ".out", check=False)
+
+
+def run_file(tmp, name, python, timeout=TIMEOUT, args=(), kind="sudo"):
+    """Run one program; ({Class.test: [verdict, reason]}, its output).  ``kind``
+    "namespace" runs it in a network namespace as BCC's wrapper does."""
     result = os.path.join(tmp, name[:-3] + ".result.json")
     env = dict(os.environ, PYTHONUNBUFFERED="1", BCC_API_RESULT=result)
+    ns, prefix = netns_up(name) if kind == "namespace" else (None, [])
     try:
-        p = subprocess.run([python, "-c", RUNNER, name] + list(args), cwd=tmp,
+        return _run(tmp, name, python, timeout, args, env, result, prefix)
+    finally:
+        if ns:
+            netns_down(ns)
+
+
+def _run(tmp, name, python, timeout, args, env, result, prefix):
+    try:
+        p = subprocess.run(prefix + [python, "-c", RUNNER, name] + list(args), cwd=tmp,
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, errors="replace", timeout=timeout)
         text = p.stdout
@@ -156,7 +197,8 @@ def main(argv=None):
         names = [n for n in names if n[:-3] in want]
     results = {}
     for name in names:
-        res, text = run_file(tmp, name, sys.executable, a.timeout, progs[name[:-3]][1])
+        kind, args = progs[name[:-3]]
+        res, text = run_file(tmp, name, sys.executable, a.timeout, args, kind)
         if a.logs:
             os.makedirs(a.logs, exist_ok=True)
             with open(os.path.join(a.logs, name[:-3] + ".log"), "w") as f:

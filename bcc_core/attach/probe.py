@@ -53,6 +53,16 @@ def _open_pmu(kind, name_or_path, offset, retprobe, pid, ref_ctr_off=0):
 _seq = [0]
 
 
+def _append(path, line):
+    """One write(2) with O_APPEND, as BCC does: Python's open(path, "a") seeks to the
+    end first, which 6.1's kprobe_events refuses (EINVAL)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
 def _tracefs_probe(kind, spec_text, pid):
     """Legacy path: add a probe in tracefs, open its tracepoint, remove it on close."""
     tf = features.tracefs(mount=True)
@@ -60,12 +70,10 @@ def _tracefs_probe(kind, spec_text, pid):
     _seq[0] += 1
     group = "bcc_core_%d" % os.getpid()
     name = "p_%d" % _seq[0]
-    with open(events, "a") as f:
-        f.write("%s:%s/%s %s\n" % (spec_text[0], group, name, spec_text[1]))
+    _append(events, "%s:%s/%s %s\n" % (spec_text[0], group, name, spec_text[1]))
 
     def remove():
-        with open(events, "a") as f:
-            f.write("-:%s/%s\n" % (group, name))
+        _append(events, "-:%s/%s\n" % (group, name))
     try:
         tp = tracepoint_id(group, name)
         pfd = perf_event_open_tp(tp, pid, 0 if pid < 0 else -1)
@@ -75,7 +83,10 @@ def _tracefs_probe(kind, spec_text, pid):
     return pfd, remove
 
 
-def attach_kprobe(prog, func, offset=0, retprobe=False, syscall=False):
+def attach_kprobe(prog, func, offset=0, retprobe=False, syscall=False, maxactive=0):
+    """Attach ``prog`` to kernel function ``func`` (+``offset``).  ``maxactive`` > 0 (a
+    kretprobe's number of instances that can be pending at once) needs a tracefs
+    ``rN:`` entry, as BCC's: the perf PMU has no field for it."""
     ok, why = features.kprobes()
     if not ok:
         raise NotSupportedError("cannot attach program '%s' to %s '%s': %s; use a "
@@ -87,6 +98,9 @@ def attach_kprobe(prog, func, offset=0, retprobe=False, syscall=False):
         from .syscall_names import syscall_fnname
         func = syscall_fnname(func)
     kind = "kretprobe" if retprobe else "kprobe"
+    if retprobe and maxactive > 0:
+        pfd, rm = _tracefs_probe("kprobe", ("r%d" % maxactive, func), -1)
+        return attach_perf_event_fd(prog, pfd, kind, func, cleanup=[rm])
     if _pmu_type("kprobe") is not None:
         pfd = _open_pmu("kprobe", func, offset, retprobe, -1)
         return attach_perf_event_fd(prog, pfd, kind, func)

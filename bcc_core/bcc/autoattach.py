@@ -60,6 +60,8 @@ class AutoAttach(object):
                 ev, off = m.group(1), int(m.group(2), 0)
             if kind in ("ksyscall", "kretsyscall"):
                 ev = self.get_syscall_fnname(ev)
+            elif name.startswith(("kprobe__", "kretprobe__")):
+                ev = self.fix_syscall_fnname(ev)    # BCC: kprobe__sys_getuid -> __x64_sys_getuid
             if kind in ("kprobe", "ksyscall"):
                 self.attach_kprobe(event=ev, event_off=off, fn_name=bname)
             else:

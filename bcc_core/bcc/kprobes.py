@@ -99,7 +99,8 @@ class Kprobes(object):
         fn = self.load_func(fn_name, BPFProgType.KPROBE)
         try:
             from ..attach import probe as _probe
-            lk = _probe.attach_kprobe(prog, _str(event), event_off, retprobe=retprobe)
+            lk = _probe.attach_kprobe(prog, _str(event), event_off, retprobe=retprobe,
+                                      maxactive=maxactive)
         except (AttachError, OSError) as e:
             raise self._not_traceable(kind, fn_name, event, e) from e
         self.attachments.add_kprobe(ev_name, fn.name, lk)

@@ -101,7 +101,7 @@ def _object_source(text, obj, src_file, usdt_contexts, cflags, btf):
     if data is None and path is None:
         raise Exception("BPF() needs text= (BCC C), src_file= (a .c file or a "
                         "compiled .bpf.o) or obj=bytes")
-    return path, data
+    return path, data, source is not None
 
 
 class Function(object):
@@ -153,7 +153,8 @@ class Loading(object):
                 return candidate
         return None
 
-    def _load(self, path, data, rodata, btf, kconfig, autoload=None, reuse_maps=None):
+    def _load(self, path, data, rodata, btf, kconfig, autoload=None, reuse_maps=None,
+              bcc_c=False):
         from ..load.loader import Object
         from ..obj.cache import load_spec
         from ..obj.sec import EXT, LSM, TRACING
@@ -163,16 +164,25 @@ class Loading(object):
         reuse_maps, pin_maps, public = shared.share_options(spec, reuse_maps)
         kw = dict(path=path, data=data, rodata=rodata, btf=btf, kconfig=kconfig,
                   reuse_maps=reuse_maps, pin_maps=pin_maps, spec=spec)
+        autoload = dict(autoload or {})
+        if bcc_c:
+            from ..load.loader import LINK_ONLY
+            # BCC loads a plain function when load_func() or an attach call gives its
+            # type: linked now, loaded then (a tc classifier is no socket filter, and a
+            # prog array takes the type of the first program loaded with it)
+            autoload.update({p.name: LINK_ONLY for p in spec.programs
+                             if p.sec_def is not None and p.section == p.sec_def.prefix
+                             and p.name not in autoload})
         try:
             self._obj = Object(autoload=autoload, **kw)
         except NotSupportedError as first:
             # the kernel cannot load some programs (no trampolines...): load the rest
             # and raise the reason when those programs are attached
-            skip = {p.name: False for p in spec.programs
-                    if p.sec_def is not None and p.sec_def.prog_type in (TRACING, LSM, EXT)}
+            skip = {p.name: False for p in spec.programs if p.sec_def is not None and
+                    p.sec_def.prog_type in (TRACING, LSM, EXT)}
             if not skip:
                 raise
-            self._obj = Object(autoload=dict(autoload or {}, **skip), **kw)
+            self._obj = Object(autoload=dict(autoload, **skip), **kw)
             for name in skip:
                 self._deferred[name] = first
         shared.publish(self, public)
@@ -191,6 +201,10 @@ class Loading(object):
         if prog is None:
             raise Exception("Unknown program %s" % name)
         if prog.fd < 0:
+            from ..load.loader import LINK_ONLY
+            if prog.autoload == LINK_ONLY:      # a BCC C function: loaded on first use
+                self._obj.reload_program(name, prog_type or prog.prog_type)
+                return prog
             err = self._deferred.get(name)
             if err is not None:
                 raise NotSupportedError(str(err)) from err
@@ -204,9 +218,11 @@ class Loading(object):
         return prog
 
     def load_funcs(self, prog_type=BPFProgType.KPROBE):
-        """Return the handles of all (loaded) programs of the object."""
-        return [self.load_func(n, prog_type) for n in self._obj.programs
-                if self._obj.programs[n].fd >= 0]
+        """Return the handles of all programs of the object (BCC C's plain functions
+        loaded as ``prog_type``)."""
+        from ..load.loader import LINK_ONLY
+        return [self.load_func(n, prog_type) for n, p in self._obj.programs.items()
+                if p.fd >= 0 or p.autoload == LINK_ONLY]
 
     def load_func(self, func_name, prog_type=None, device=None, attach_type=-1):
         """The loaded program ``func_name`` as a BPF.Function (.fd, .name).  The program

@@ -22,6 +22,11 @@ from .relocate import (BPF_CALL, BPF_LD_IMM64, PSEUDO_BTF_ID, PSEUDO_CALL,  # no
                        Relocator, _calls_and_loads, _clone, _copy, _get, _insn, _ksym_addr,
                        _kfind_cache, _RELO_SOURCES, _set_imm, _set_src, _write_cache)
 
+# ``autoload={"prog": LINK_ONLY}``: link and relocate the program, load it only when
+# reload_program() asks for it with a program type (BCC loads a function when an attach
+# call or load_func() gives its type)
+LINK_ONLY = "link"
+
 
 def load_btf(blob, what):
     """BPF_BTF_LOAD; returns the fd.  Raises BTFError with the kernel's log on rejection."""
@@ -84,7 +89,8 @@ class Object(GlobalVars, Relocator):
         for p in self.spec.programs:
             prog = _prog.Program(p, self)
             if autoload and p.name in autoload:
-                prog.autoload = bool(autoload[p.name])
+                want = autoload[p.name]
+                prog.autoload = want if want == LINK_ONLY else bool(want)
             self.programs[p.name] = prog
         self._data_specs = {m.name: m for m in self.spec.maps if m.kind != "map"}
         for name in self.reuse_maps:
@@ -166,6 +172,8 @@ class Object(GlobalVars, Relocator):
             if not prog.autoload:
                 continue
             self._link(prog, sections)
+            if prog.autoload == LINK_ONLY:      # loaded later by reload_program()
+                continue
             self._resolve_attach_btf(prog)
             li = self._line_info_bytes(prog)
             _prog.load(prog, spec.license, spec.kern_version,
@@ -179,10 +187,11 @@ class Object(GlobalVars, Relocator):
         relocated instructions -- and close the old fd.  BCC loads a function with
         the type its attach call implies; a program whose section names no target
         (SEC("kprobe")) may be attached as a tracepoint, raw tracepoint, perf event
-        or socket filter that way.  Returns the program."""
+        or socket filter that way.  A program linked but not loaded (``autoload=
+        {name: LINK_ONLY}``) is loaded here for the first time.  Returns the program."""
         from ..obj.sec import sec_def_for_type
         prog = self.program(name)
-        if prog.prog_type == prog_type:
+        if prog.prog_type == prog_type and prog.fd >= 0:
             return prog
         sd = sec_def_for_type(prog_type)
         if sd is None or prog.insns is None:

@@ -34,4 +34,9 @@ SEC("lsm/bpf") int BPF_PROG(lsm__bpf, int cmd, union bpf_attr *attr, unsigned in
     return 0;
 }
 
-char _license[] SEC("license") = "GPL";
+
+
+
+
+
+char _license[] __attribute__((section("license"), used)) = "GPL";

@@ -101,4 +101,9 @@ SEC("kprobe") int BPF_KPROBE(trace_entry_args, void *a, long b)
     return 0;
 }
 
-char _license[] SEC("license") = "GPL";
+
+
+
+
+
+char _license[] __attribute__((section("license"), used)) = "GPL";

@@ -82,4 +82,9 @@ SEC("raw_tp/sys_enter") int raw_tracepoint__sys_enter(struct bpf_raw_tracepoint_
     return 0;
 }
 
-char _license[] SEC("license") = "GPL";
+
+
+
+
+
+char _license[] __attribute__((section("license"), used)) = "GPL";

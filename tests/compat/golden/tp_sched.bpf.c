@@ -63,7 +63,13 @@ SEC("tracepoint/sched/sched_process_exec") int tracepoint__sched__sched_process_
     return 0;
 }
 
+
+
+
+
+
+char _license[] __attribute__((section("license"), used)) = "GPL";
+
 __attribute__((unused)) void __bcc_event__execs(struct exec_event *e) {}
 __attribute__((unused)) void __bcc_event__execs2(struct exec_event *e) {}
 __attribute__((unused)) void __bcc_event__forks(struct fork_event *e) {}
-char _license[] SEC("license") = "GPL";
