@@ -179,7 +179,51 @@ def _run(tmp, name, python, timeout, args, env, result, prefix):
     return res, text
 
 
+def table(bcc_paths, core_paths, host_paths=()):
+    """Markdown: per program file, BCC's and bcc-core's ok/total (tests BCC skips or
+    expects to fail count as passing when they do so under both), then every test whose
+    verdicts differ.  Each argument is a list of --json files (later ones override)."""
+    def load(paths):
+        out = {}
+        for p in paths:
+            with open(p) as f:
+                out.update(json.load(f))
+        return out
+    bcc, core, host = load(bcc_paths), load(core_paths), load(host_paths)
+    good = ("ok", "skip", "xfail")
+    files = sorted({k.split(":")[0] for k in set(bcc) | set(core)})
+    cols = ["program", "tests", "BCC (6.1 guest)", "bcc-core (6.1 guest)"]
+    if host:
+        cols.append("bcc-core (6.18 host)")
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    diffs = []
+    for f in files:
+        tests = sorted(k for k in set(bcc) | set(core) if k.split(":")[0] == f and
+                       not k.endswith(":<file>"))
+        tests = tests or sorted(k for k in set(bcc) | set(core) if k.split(":")[0] == f)
+        row = [f, str(len(tests))]
+        for res in (bcc, core) + ((host,) if host else ()):
+            n = sum(1 for t in tests if res.get(t, res.get(f + ":<file>", ["-"]))[0] in good)
+            row.append("%d/%d" % (n, len(tests)))
+        lines.append("| " + " | ".join(row) + " |")
+        for t in tests:
+            b = bcc.get(t, bcc.get(f + ":<file>", ["-", ""]))
+            c = core.get(t, core.get(f + ":<file>", ["-", ""]))
+            if (b[0] in good) != (c[0] in good):
+                diffs.append("| %s | %s | %s %s |" % (t.split(":", 1)[1], b[0], c[0],
+                                                      c[1][:90].replace("|", "/")))
+    out = "\n".join(lines)
+    if diffs:
+        out += ("\n\n| test | BCC | bcc-core |\n|---|---|---|\n" + "\n".join(diffs))
+    return out
+
+
 def main(argv=None):
+    if argv is None and sys.argv[1:2] == ["--table"]:
+        # --table BCC.json[,MORE.json] CORE.json[,...] [HOST.json[,...]]
+        parts = [a.split(",") for a in sys.argv[2:]]
+        print(table(*parts))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--src", required=True, help="a BCC source tree (0.26)")
     ap.add_argument("--bcc", action="store_true", help="run under BCC, not bcc-core")

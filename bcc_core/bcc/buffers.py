@@ -227,8 +227,15 @@ class PerfEventArray(_EventDecoder, TableBase):
         a = _sys.new_perf_attr()
         a.type = typ
         a.config = config
-        fd = _sys.perf_event_open(a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC,
-                                  what="perf event %d/%d on cpu %d" % (typ, config, cpu))
+        try:
+            fd = _sys.perf_event_open(a, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC,
+                                      what="perf event %d/%d on cpu %d" % (typ, config, cpu))
+        except OSError as e:
+            # BCC's scripts test ctypes.get_errno() after a failure (ENOENT: the
+            # hardware event does not exist here), as libbcc's call leaves it
+            import ctypes
+            ctypes.set_errno(e.errno or 0)
+            raise
         fcntl.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0)
         self.map.update(cpu, fd.to_bytes(4, "little"))
         self._open_key_fds[cpu] = fd
