@@ -257,3 +257,41 @@ class _Lib(object):
 
 
 lib = _Lib()
+
+
+def _ctypes_types():
+    """BCC's ctypes declarations of libbcc's symbol structures (the same layouts), for
+    scripts that build them: made at the first use (importing this module stays free
+    of ctypes)."""
+    import ctypes as ct
+
+    class bcc_symbol(ct.Structure):
+        _fields_ = [("name", ct.c_char_p), ("demangle_name", ct.c_char_p),
+                    ("module", ct.POINTER(ct.c_char)), ("offset", ct.c_ulonglong)]
+
+    class bcc_ip_offset_union(ct.Union):
+        _fields_ = [("offset", ct.c_uint64), ("ip", ct.c_uint64)]
+
+    class bcc_stacktrace_build_id(ct.Structure):
+        _fields_ = [("status", ct.c_uint32), ("build_id", ct.c_ubyte * 20),
+                    ("u", bcc_ip_offset_union)]
+
+    class bcc_symbol_option(ct.Structure):
+        _fields_ = [("use_debug_file", ct.c_int), ("check_debug_file_crc", ct.c_int),
+                    ("lazy_symbolize", ct.c_int), ("use_symbol_type", ct.c_uint)]
+
+    return {"bcc_symbol": bcc_symbol, "bcc_ip_offset_union": bcc_ip_offset_union,
+            "bcc_stacktrace_build_id": bcc_stacktrace_build_id,
+            "bcc_symbol_option": bcc_symbol_option,
+            "_SYM_CB_TYPE": ct.CFUNCTYPE(ct.c_int, ct.c_char_p, ct.c_ulonglong)}
+
+
+_CTYPES_NAMES = ("bcc_symbol", "bcc_ip_offset_union", "bcc_stacktrace_build_id",
+                 "bcc_symbol_option", "_SYM_CB_TYPE")
+
+
+def __getattr__(name):
+    if name in _CTYPES_NAMES:
+        globals().update(_ctypes_types())
+        return globals()[name]
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

@@ -8,6 +8,18 @@ from .typemodel import (Void, Prim, Ptr, Arr, Fn, MapTy, Rec, prim_from_words, i
 from .tnodes import R, Sym
 
 
+# The uapi structs programs get as their context (the verifier rewrites their member
+# accesses to the kernel's objects): read directly wherever they are -- a helper
+# function's parameter, a cast, a local -- never with CO-RE / probe reads.  pt_regs is
+# not one of them everywhere (a syscall's user registers are kernel memory): a probe's
+# own pt_regs context is direct by the parameter rules (compat.probes).
+CTX_TYPES = frozenset((
+    "__sk_buff", "xdp_md", "bpf_sock_ops", "sk_msg_md", "bpf_sock", "bpf_sock_addr",
+    "sk_reuseport_md", "bpf_sk_lookup", "bpf_sockopt", "bpf_sysctl", "bpf_cgroup_dev_ctx",
+    "bpf_perf_event_data", "bpf_raw_tracepoint_args", "bpf_flow_keys", "xdp_sock",
+    "bpf_tcp_sock", "bpf_xdp_sock"))
+
+
 class Checker:
     """Scopes, types and the expression walk."""
 
@@ -156,7 +168,7 @@ class Checker:
         if prov == "kernel":
             return True
         p = pointee(t)
-        return isinstance(p, Rec) and p.kernel
+        return isinstance(p, Rec) and p.kernel and p.name not in CTX_TYPES
 
     @classmethod
     def eprov(cls, r):

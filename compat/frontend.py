@@ -13,6 +13,7 @@ from .prelude import (C_WORDS, BASE_STUBS, IDENT, strip_system_includes, PARSE_L
                       blank_line_markers, linux_version_code, is_user_file, line_map,
                       prelude_dir, kconfig_header)
 from .packet import packet_struct_names
+from .uapi import macros_path
 from .typemodel import Prim
 from .splice import Source, apply_edits
 from .tnodes import TranslateError, _walk
@@ -55,6 +56,10 @@ class Frontend:
         kc = kconfig_header()
         if kc:
             flags = ["-include", kc] + flags
+        for _, line in self.dropped_includes:      # uapi headers' macros (compat.uapi)
+            path = macros_path(line, clang)
+            if path:
+                flags = ["-include", path] + flags
         cmd = [clang, "-E", "-x", "c", "-target", "bpf", "-nostdinc",
                "-D__TARGET_ARCH_x86", "-D__BCC_COMPAT_PARSE__", "-include", prelude,
                "-I", src_dir or ".", *flags, "-"]

@@ -188,15 +188,15 @@ class PacketRules:
         off = args[0]
         pf = self.packet_field(off.expr) if isinstance(off, c_ast.UnaryOp) and \
             off.op == "&" else None
-        if pf is not None:      # &hdr->field: the field's byte in the packet
-            var, _, (bitoff, _) = pf
-            off = c_ast.BinaryOp("+", c_ast.ID(var.name),
-                                 c_ast.Constant("int", str(bitoff >> 3)))
-        else:
-            off = self.expr(off).node
-        rest = [self.expr(a).node for a in args[1:]]
         u64 = c_ast.Typename(None, [], None, c_ast.TypeDecl(
             None, [], None, c_ast.IdentifierType(["u64"])))
+        if pf is not None:      # &hdr->field: the field's byte in the packet (bytes:
+            var, _, (bitoff, _) = pf    # the header pointer as a number first)
+            off = c_ast.BinaryOp("+", c_ast.Cast(u64, c_ast.ID(var.name)),
+                                 c_ast.Constant("int", str(bitoff >> 3)))
+        else:
+            off = c_ast.Cast(u64, self.expr(off).node)
+        rest = [self.expr(a).node for a in args[1:]]
         size = c_ast.UnaryOp("sizeof", rest[1])
         if name == "incr_cksum_l3":
             flags = size
@@ -206,5 +206,5 @@ class PacketRules:
                                     c_ast.Constant("int", "4"))
             flags = c_ast.BinaryOp("|", pseudo, size)
         fn = "bpf_l3_csum_replace_" if name == "incr_cksum_l3" else "bpf_l4_csum_replace_"
-        return R(_call(fn, [_id(ctx), c_ast.Cast(u64, off), rest[0], rest[1], flags],
+        return R(_call(fn, [_id(ctx), off, rest[0], rest[1], flags],
                        n.coord), Prim("int", 4))

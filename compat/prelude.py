@@ -346,7 +346,9 @@ _LINEMARK = re.compile(r'^#\s*(?:line\s+)?(\d+)\s+"((?:[^"\\]|\\.)*)"')
 
 def strip_system_includes(text):
     """Kernel headers are not available (types come from BTF): drop #include <...>;
-    ``<bcc/proto.h>`` becomes its packet header structs (:mod:`.packet`)."""
+    ``<bcc/proto.h>`` becomes its packet header structs (:mod:`.packet`).  Returns the
+    text and the dropped lines [(line number, text)] (the uapi ones give their macros:
+    :mod:`.uapi`)."""
     from .packet import PROTO_INCLUDE, PROTO_LINE
     out = []
     dropped = []
@@ -380,7 +382,7 @@ def linux_version_code():
     return (a << 16) + (b << 8) + min(c, 255)
 
 
-_OWN_HEADERS = ("bcc_parse_prelude.h", "bcc_kconfig.h")   # force-included, not the user's
+_OWN_HEADERS = ("bcc_parse_prelude.h", "bcc_kconfig.h", ".bcc-uapi.h")   # force-included, not the user's
 
 
 def is_user_file(f, filename):
@@ -428,12 +430,17 @@ def _cached_header(kind, name, text):
     d = os.path.join(cache_dir(), "compat", "%s-%s" % (kind, content_key(text.encode())[:16]))
     p = os.path.join(d, name)
     if not os.path.exists(p):
-        os.makedirs(d, exist_ok=True)
-        tmp = p + ".%d" % os.getpid()
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, p)
+        write_whole(p, text)
     return p
+
+
+def write_whole(path, text):
+    """Write ``path`` (its directory made) so that a reader sees all of it or none."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".%d" % os.getpid()
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def prelude_dir():

@@ -99,18 +99,22 @@ def perf_event_open_tp(tp_id, pid=-1, cpu=0):
     return _sys.perf_event_open(a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)
 
 
-def attach_perf_event_fd(prog, pfd, kind, target, cleanup=None, cookie=0):
+def attach_perf_event_fd(prog, pfd, kind, target, cleanup=None, cookie=0, link=True):
     """Attach prog to an open perf event: bpf_link (BPF_LINK_CREATE) when the kernel has
-    it, else the PERF_EVENT_IOC_SET_BPF ioctl.  Takes ownership of pfd."""
-    a = _sys.new_attr()
-    lc = a.link_create
-    lc.prog_fd = prog.fd
-    lc.target_fd = pfd
-    lc.attach_type = BPF_PERF_EVENT
-    lc.a = cookie
-    fd, err = _sys.bpf_errno(_sys.BPF_LINK_CREATE, a)
-    if fd >= 0:
-        return Link(kind, target, prog, fd=fd, perf_fd=pfd, cleanup=cleanup)
+    it, else the PERF_EVENT_IOC_SET_BPF ioctl.  Takes ownership of pfd.  ``link=False``:
+    the ioctl unless a cookie needs the link -- BCC's way, which makes no bpf() call
+    once the event is live (a kretprobe on the bpf syscall then counts none of it)."""
+    err = errno.EOPNOTSUPP
+    if link or cookie:
+        a = _sys.new_attr()
+        lc = a.link_create
+        lc.prog_fd = prog.fd
+        lc.target_fd = pfd
+        lc.attach_type = BPF_PERF_EVENT
+        lc.a = cookie
+        fd, err = _sys.bpf_errno(_sys.BPF_LINK_CREATE, a)
+        if fd >= 0:
+            return Link(kind, target, prog, fd=fd, perf_fd=pfd, cleanup=cleanup)
     if cookie:      # the ioctl has no cookie: the program would read 0
         os.close(pfd)
         for fn in cleanup or ():
@@ -131,10 +135,11 @@ def attach_perf_event_fd(prog, pfd, kind, target, cleanup=None, cookie=0):
     return Link(kind, target, prog, perf_fd=pfd, cleanup=cleanup)
 
 
-def attach_tracepoint(prog, category, name):
+def attach_tracepoint(prog, category, name, link=True):
     tp = tracepoint_id(category, name)
     pfd = perf_event_open_tp(tp, -1, 0)
-    return attach_perf_event_fd(prog, pfd, "tracepoint", "%s:%s" % (category, name))
+    return attach_perf_event_fd(prog, pfd, "tracepoint", "%s:%s" % (category, name),
+                                link=link)
 
 
 def attach_raw_tracepoint(prog, name):

@@ -83,10 +83,12 @@ def _tracefs_probe(kind, spec_text, pid):
     return pfd, remove
 
 
-def attach_kprobe(prog, func, offset=0, retprobe=False, syscall=False, maxactive=0):
+def attach_kprobe(prog, func, offset=0, retprobe=False, syscall=False, maxactive=0,
+                  link=True):
     """Attach ``prog`` to kernel function ``func`` (+``offset``).  ``maxactive`` > 0 (a
     kretprobe's number of instances that can be pending at once) needs a tracefs
-    ``rN:`` entry, as BCC's: the perf PMU has no field for it."""
+    ``rN:`` entry, as BCC's: the perf PMU has no field for it.  ``link``: see
+    :func:`.link.attach_perf_event_fd`."""
     ok, why = features.kprobes()
     if not ok:
         raise NotSupportedError("cannot attach program '%s' to %s '%s': %s; use a "
@@ -100,16 +102,17 @@ def attach_kprobe(prog, func, offset=0, retprobe=False, syscall=False, maxactive
     kind = "kretprobe" if retprobe else "kprobe"
     if retprobe and maxactive > 0:
         pfd, rm = _tracefs_probe("kprobe", ("r%d" % maxactive, func), -1)
-        return attach_perf_event_fd(prog, pfd, kind, func, cleanup=[rm])
+        return attach_perf_event_fd(prog, pfd, kind, func, cleanup=[rm], link=link)
     if _pmu_type("kprobe") is not None:
         pfd = _open_pmu("kprobe", func, offset, retprobe, -1)
-        return attach_perf_event_fd(prog, pfd, kind, func)
+        return attach_perf_event_fd(prog, pfd, kind, func, link=link)
     pfd, rm = _tracefs_probe("kprobe", ("r" if retprobe else "p",
                                         "%s+%d" % (func, offset) if offset else func), -1)
-    return attach_perf_event_fd(prog, pfd, kind, func, cleanup=[rm])
+    return attach_perf_event_fd(prog, pfd, kind, func, cleanup=[rm], link=link)
 
 
-def attach_uprobe(prog, path, offset, retprobe=False, pid=-1, ref_ctr_off=0, cookie=0):
+def attach_uprobe(prog, path, offset, retprobe=False, pid=-1, ref_ctr_off=0, cookie=0,
+                  link=True):
     ok, why = features.uprobes()
     if not ok:
         raise NotSupportedError("cannot attach uprobe for program '%s': %s" % (prog.name, why))
@@ -117,9 +120,9 @@ def attach_uprobe(prog, path, offset, retprobe=False, pid=-1, ref_ctr_off=0, coo
     what = "%s:0x%x" % (path, offset)
     if _pmu_type("uprobe") is not None:
         pfd = _open_pmu("uprobe", path, offset, retprobe, pid, ref_ctr_off)
-        return attach_perf_event_fd(prog, pfd, kind, what, cookie=cookie)
+        return attach_perf_event_fd(prog, pfd, kind, what, cookie=cookie, link=link)
     if ref_ctr_off:
         raise NotSupportedError("a uprobe with a semaphore (USDT) needs the uprobe PMU")
     pfd, rm = _tracefs_probe("uprobe", ("r" if retprobe else "p", "%s:0x%x" % (path, offset)),
                              pid)
-    return attach_perf_event_fd(prog, pfd, kind, what, cleanup=[rm], cookie=cookie)
+    return attach_perf_event_fd(prog, pfd, kind, what, cleanup=[rm], cookie=cookie, link=link)

@@ -19,6 +19,9 @@ BPF_XDP = 37                       # enum bpf_attach_type
 _RTM_SETLINK, _NLM_F_REQUEST, _NLM_F_ACK, _NLMSG_ERROR = 19, 1, 4, 2
 _IFLA_XDP, _IFLA_XDP_FD, _IFLA_XDP_FLAGS, _NLA_F_NESTED = 43, 1, 3, 1 << 15
 
+_SOL_NETLINK, _NETLINK_EXT_ACK, _NETLINK_CAP_ACK, _NLM_F_ACK_TLVS = 270, 11, 10, 0x200
+_NLMSGERR_ATTR_MSG = 1
+
 _links = {}                        # ifindex -> bpf_link fd this process holds
 
 
@@ -87,21 +90,39 @@ def _netlink_set(idx, prog_fd, flags, what):
     msg = struct.pack("=IHHII", 16 + len(body), _RTM_SETLINK, _NLM_F_REQUEST | _NLM_F_ACK,
                       1, 0) + body
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as s:
+        s.setsockopt(_SOL_NETLINK, _NETLINK_EXT_ACK, 1)     # the kernel's reason, too
+        s.setsockopt(_SOL_NETLINK, _NETLINK_CAP_ACK, 1)
         s.bind((0, 0))
         s.send(msg)
         while True:
             data = s.recv(65536)
             off = 0
             while off + 16 <= len(data):
-                ln, typ, _, seq, _ = struct.unpack_from("=IHHII", data, off)
+                ln, typ, fl, seq, _ = struct.unpack_from("=IHHII", data, off)
                 if typ == _NLMSG_ERROR and seq == 1:
                     err = -struct.unpack_from("=i", data, off + 16)[0]
                     if err:
-                        raise syscall_error(err, "RTM_SETLINK IFLA_XDP", what)
+                        why = _extack_msg(data[off + 36:off + ln]) if fl & _NLM_F_ACK_TLVS \
+                            else None
+                        raise syscall_error(err, "RTM_SETLINK IFLA_XDP", what +
+                                            (": " + why if why else ""))
                     return
                 off += (ln + 3) & ~3
                 if ln == 0:
                     break
+
+
+def _extack_msg(tlvs):
+    """The kernel's message in an extended ack's attributes (NLMSGERR_ATTR_MSG)."""
+    off = 0
+    while off + 4 <= len(tlvs):
+        ln, typ = struct.unpack_from("=HH", tlvs, off)
+        if ln < 4:
+            break
+        if typ & 0x3fff == _NLMSGERR_ATTR_MSG:
+            return tlvs[off + 4:off + ln].split(b"\0")[0].decode("utf-8", "replace")
+        off += (ln + 3) & ~3
+    return None
 
 
 __all__ = ["attach", "detach", "close_all", "ifindex", "XDP_FLAGS_SKB_MODE",

@@ -100,7 +100,7 @@ class Kprobes(object):
         try:
             from ..attach import probe as _probe
             lk = _probe.attach_kprobe(prog, _str(event), event_off, retprobe=retprobe,
-                                      maxactive=maxactive)
+                                      maxactive=maxactive, link=False)
         except (AttachError, OSError) as e:
             raise self._not_traceable(kind, fn_name, event, e) from e
         self.attachments.add_kprobe(ev_name, fn.name, lk)
@@ -172,7 +172,8 @@ class Kprobes(object):
         key = self._get_uprobe_evname(b"r" if retprobe else b"p", path, addr, pid)
         try:
             from ..attach import probe as _probe
-            lk = _probe.attach_uprobe(prog, _str(path), addr, retprobe=retprobe, pid=pid)
+            lk = _probe.attach_uprobe(prog, _str(path), addr, retprobe=retprobe, pid=pid,
+                                      link=False)
         except (AttachError, OSError) as e:
             raise Exception("Failed to attach BPF to %s: %s"
                             % ("uretprobe" if retprobe else "uprobe", e)) from e
@@ -194,7 +195,7 @@ class Kprobes(object):
             if key in self.uprobe_fds:
                 return
         lk = _probe.attach_uprobe(prog, _str(path), offset, pid=pid,
-                                  ref_ctr_off=ref_ctr_offset, cookie=cookie)
+                                  ref_ctr_off=ref_ctr_offset, cookie=cookie, link=False)
         self.attachments.add_uprobe(key, lk)
 
     def attach_uprobe(self, name=b"", sym=b"", sym_re=b"", addr=None,

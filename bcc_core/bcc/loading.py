@@ -191,7 +191,7 @@ class Loading(object):
     def _fn_str(fn_name):
         return _str(fn_name)
 
-    def _prog(self, fn_name, prog_type=None):
+    def _prog(self, fn_name, prog_type=None, attach_type=None):
         """The loaded program fn_name.  With prog_type (what an attach call implies):
         a program whose section names no target (BCC C's plain functions are
         SEC("kprobe")) is loaded again as that type if it is another, as BCC loads a
@@ -203,15 +203,17 @@ class Loading(object):
         if prog.fd < 0:
             from ..load.loader import LINK_ONLY
             if prog.autoload == LINK_ONLY:      # a BCC C function: loaded on first use
-                self._obj.reload_program(name, prog_type or prog.prog_type)
+                self._obj.reload_program(name, prog_type or prog.prog_type, attach_type)
                 return prog
             err = self._deferred.get(name)
             if err is not None:
                 raise NotSupportedError(str(err)) from err
             raise Exception("Program %s is not loaded" % name)
-        if prog_type is not None and prog.prog_type != prog_type and \
+        if prog_type is not None and (prog.prog_type != prog_type or (
+                attach_type is not None and attach_type >= 0 and
+                attach_type != prog.expected_attach_type)) and \
                 prog.spec.sec_def is not None and prog.section == prog.spec.sec_def.prefix:
-            self._obj.reload_program(name, prog_type)
+            self._obj.reload_program(name, prog_type, attach_type)
             fn = self.funcs.get(name.encode())
             if fn is not None:
                 fn.fd = prog.fd
@@ -227,13 +229,14 @@ class Loading(object):
     def load_func(self, func_name, prog_type=None, device=None, attach_type=-1):
         """The loaded program ``func_name`` as a BPF.Function (.fd, .name).  The program
         type comes from its SEC() name; a program whose section names no target is
-        loaded again as ``prog_type`` when that differs (see _prog)."""
+        loaded again as ``prog_type`` when that differs (see _prog), with the expected
+        attach type ``attach_type`` when one is given (BCC's BPFAttachType)."""
         func_name = _assert_is_bytes(func_name)
         fn = self.funcs.get(func_name)
         if fn is not None and prog_type is not None:
-            self._prog(func_name, prog_type)      # loaded again if of another type
+            self._prog(func_name, prog_type, attach_type)  # again if of another type
         if fn is None:
-            fn = Function(self, func_name, self._prog(func_name, prog_type).fd)
+            fn = Function(self, func_name, self._prog(func_name, prog_type, attach_type).fd)
             self.funcs[func_name] = fn
         return fn
 

@@ -107,7 +107,7 @@ class Attach(object):
             return None
         prog = self._prog(fn_name, BPFProgType.TRACEPOINT)
         category, _, event = tp.partition(b":")
-        lk = _link.attach_tracepoint(prog, _str(category), _str(event))
+        lk = _link.attach_tracepoint(prog, _str(category), _str(event), link=False)
         self.load_func(fn_name)
         self.tracepoint_fds[tp] = lk
         return self

@@ -182,18 +182,22 @@ class Object(GlobalVars, Relocator):
                        func_info_rec=8, line_info_rec=16)
         return self
 
-    def reload_program(self, name, prog_type):
+    def reload_program(self, name, prog_type, attach_type=None):
         """Load program ``name`` again as another program type -- the same linked and
         relocated instructions -- and close the old fd.  BCC loads a function with
         the type its attach call implies; a program whose section names no target
         (SEC("kprobe")) may be attached as a tracepoint, raw tracepoint, perf event
         or socket filter that way.  A program linked but not loaded (``autoload=
-        {name: LINK_ONLY}``) is loaded here for the first time.  Returns the program."""
+        {name: LINK_ONLY}``) is loaded here for the first time.  ``attach_type``: the
+        expected attach type to load with (else the program type's plain one).
+        Returns the program."""
         from ..obj.sec import sec_def_for_type
         prog = self.program(name)
-        if prog.prog_type == prog_type and prog.fd >= 0:
+        if prog.prog_type == prog_type and prog.fd >= 0 and (
+                attach_type is None or attach_type < 0 or
+                prog.expected_attach_type == attach_type):
             return prog
-        sd = sec_def_for_type(prog_type)
+        sd = sec_def_for_type(prog_type, attach_type)
         if sd is None or prog.insns is None:
             raise NotSupportedError("cannot load program '%s' as program type %d"
                                     % (name, prog_type))
@@ -210,6 +214,7 @@ class Object(GlobalVars, Relocator):
         if old >= 0:
             os.close(old)
         prog.prog_type = prog_type
+        prog.expected_attach_type = sd.attach_type
         return prog
 
     def _create_maps(self):

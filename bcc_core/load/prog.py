@@ -23,6 +23,7 @@ class Program:
         self.name = spec.name
         self.section = spec.sec_name
         self.prog_type = spec.prog_type
+        self.expected_attach_type = spec.sec_def.attach_type if spec.sec_def else 0
         self.obj = obj
         self.fd = -1
         self.insns = None          # final instructions (bytes) after linking and patching

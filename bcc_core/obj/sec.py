@@ -178,12 +178,17 @@ def find_sec_def(sec_name):
     return None
 
 
-def sec_def_for_type(prog_type):
-    """The plain section kind (no target, no flags) of a program type, or None."""
-    for prefix, plus, d in _DEFS:
-        if d.prog_type == prog_type and not d.flags:
-            return d
-    return None
+def sec_def_for_type(prog_type, attach_type=None):
+    """The plain section kind (no flags; "xdp" rather than "xdp/devmap", "tc" rather
+    than "tc/ingress") of a program type, or None.  With ``attach_type`` (BCC's
+    ``load_func(..., attach_type=)``): that expected attach type."""
+    found = [d for prefix, plus, d in _DEFS if d.prog_type == prog_type and not d.flags]
+    if not found:
+        return None
+    d = next((d for d in found if "/" not in d.prefix), found[0])
+    if attach_type is not None and attach_type >= 0 and attach_type != d.attach_type:
+        d = SecDef(d.prefix, d.prog_type, attach_type, d.flags, d.attach_kind)
+    return d
 
 
 def attach_target(sec_name, d):
