@@ -25,8 +25,8 @@ _FROM_LIBBCC = ("lib", "bcc_symbol", "bcc_symbol_option", "bcc_stacktrace_build_
                 "_SYM_CB_TYPE")
 _FROM_DISASSEMBLER = ("disassemble_prog", "decode_map")
 _FROM_PERF = ("Perf",)
-_SUBMODULES = ("table", "utils", "syscall", "containers", "perf", "bpf", "ctypes_btf", "usdt",
-               "tcp", "disassembler", "libbcc")
+_SUBMODULES = ("table", "utils", "syscall", "containers", "perf", "bpf", "usdt", "tcp",
+               "disassembler", "libbcc")
 
 __version__ = "0.26.0"      # the BCC Python API version the facade follows
 
@@ -67,11 +67,3 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
-
-
-# The module paths from before the layers became sub-packages (bcc_core.loader,
-# bcc_core.elf...) are small modules in _old_paths/, found through this second entry of
-# the package's path: each makes its old name the module at the new path (or, where an old
-# module was split, gathers its names).  Ordinary imports are found in the first entry
-# and never look there.
-__path__.append(__path__[0] + "/_old_paths")

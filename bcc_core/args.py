@@ -24,6 +24,31 @@ class RawDescriptionHelpFormatter:
     that formatter."""
 
 
+def positive_int(text):
+    """An argument ``type``: an integer > 0 ("-d 0.5" is argparse's usage error,
+    "invalid positive_int value: '0.5'", not a traceback later)."""
+    v = int(text)
+    if v <= 0:
+        raise ValueError(text)
+    return v
+
+
+def nonnegative_int(text):
+    """An argument ``type``: an integer >= 0 (a UID, a threshold)."""
+    v = int(text)
+    if v < 0:
+        raise ValueError(text)
+    return v
+
+
+def pages(text):
+    """An argument ``type``: a power-of-two number of pages (perf buffer sizes)."""
+    v = positive_int(text)
+    if v & (v - 1):
+        raise ValueError(text)
+    return v
+
+
 def __getattr__(name):
     # the rest of argparse (ArgumentTypeError, FileType, other formatters...), from
     # argparse itself when a tool reaches for it

@@ -280,9 +280,9 @@ import socket, struct, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
 s.bind((sys.argv[1], 0))
 s.settimeout(0.2)
-n, end = 0, time.monotonic() + float(sys.argv[2])
+want, n, end = int(sys.argv[2]), 0, time.monotonic() + float(sys.argv[3])
 print("ready", flush=True)
-while time.monotonic() < end:
+while n < want and time.monotonic() < end:
     try:
         f = s.recv(2048)
     except socket.timeout:
@@ -294,10 +294,11 @@ print(n)
 """
 
 
-def _sniffed(net, ns, dev, seconds, send):
-    """UDP frames to port 9999 that ``dev`` in ``ns`` receives while ``send()`` runs."""
+def _sniffed(net, ns, dev, count, send, seconds=20):
+    """UDP frames to port 9999 that ``dev`` in ``ns`` receives while ``send()`` runs and
+    after: until ``count`` came, or ``seconds`` passed (a slow machine's senders)."""
     p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", SNIFF, dev,
-                          str(seconds)], stdout=subprocess.PIPE, text=True)
+                          str(count), str(seconds)], stdout=subprocess.PIPE, text=True)
     p.stdout.readline()
     send()
     out = p.communicate()[0]
@@ -306,7 +307,7 @@ def _sniffed(net, ns, dev, seconds, send):
 
 def _macswap_traffic(net, run):
     net.xdp_pass(net.p, "veth_b")
-    back = _sniffed(net, net.p, "veth_b", 2.0, lambda: net.udp(5))
+    back = _sniffed(net, net.p, "veth_b", 5, lambda: net.udp(5))
     return {"back": back, "replies": net.ping(3)}
 
 

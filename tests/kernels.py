@@ -185,7 +185,7 @@ def btf_path(name):
         except Unavailable as e:
             errors.append(str(e))
             continue
-        from bcc_core.elf import read_section
+        from bcc_core.btf import read_section
         btf = read_section(elf, ".BTF", pkg)
         if not btf:
             errors.append("%s: vmlinux has no .BTF section" % pkg)

@@ -139,3 +139,23 @@ def test_bcc_tool_spellings():
     with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as e:
         p.parse_args(["-i", "0"])
     assert e.value.code == 2 and "must be positive" in err.getvalue()
+
+
+@pytest.mark.parametrize("tool,argv,what", [
+    ("opensnoop", ["-d", "0.5"], "-d/--duration"), ("opensnoop", ["-d", "0"], "-d/--duration"),
+    ("opensnoop", ["-p", "abc"], "-p/--pid"), ("opensnoop", ["-t", "-3"], "-t/--tid"),
+    ("opensnoop", ["-u", "-1"], "-u/--uid"), ("opensnoop", ["-b", "3"], "-b/--buffer-pages"),
+    ("opensnoop", ["-b", "0"], "-b/--buffer-pages"),
+    ("runqslower", ["1.5"], "min_us"), ("runqslower", ["-p", "0"], "-p/--pid"),
+    ("runqslower", ["-t", "x"], "-t/--tid"),
+])
+def test_bad_values_are_usage_errors(tool, argv, what):
+    """A value a flag cannot take ends in argparse's usage error naming the flag (exit
+    status 2), before anything runs -- not in a traceback later."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit) as ei, contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
+        PARSERS[tool]().parse_args(argv)
+    assert ei.value.code == 2
+    assert "error: argument %s: invalid" % what in err.getvalue()
+    assert "Traceback" not in err.getvalue()

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bcc_core import elf
+from bcc_core.obj import elf
 from bcc_core.errors import (BccCoreError, BTFError, ConfigError, ELFError,
                              MapDefinitionError)
-from bcc_core.loader import Object
+from bcc_core.load.loader import Object
 from conftest import build_bpf
 
 

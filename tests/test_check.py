@@ -10,7 +10,7 @@ import pytest
 import kernels
 from conftest import CLANG, build_bpf
 
-from bcc_core import check
+from bcc_core.core import check
 from bcc_core.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,5 +1,5 @@
 """compat end to end: the BCC-dialect corpus translates, compiles, loads with
-bcc_core.loader.Object, and the tracepoint/raw_tp programs run and count what the test
+bcc_core.load.loader.Object, and the tracepoint/raw_tp programs run and count what the test
 does."""
 import os
 import struct
@@ -8,9 +8,9 @@ import subprocess
 import pytest
 
 from bcc_core import btf as B
-from bcc_core import link
+from bcc_core.attach.auto import attach_auto
 from bcc_core.errors import LoadError, NotSupportedError
-from bcc_core.loader import Object
+from bcc_core.load.loader import Object
 from conftest import CLANG, HERE, need_root
 
 pytest.importorskip("pycparser")
@@ -41,7 +41,7 @@ def test_corpus_compiles(built, name):
 def test_tracepoint_counts_and_core_chain(built):
     need_root()
     with Object(built("tp_counts")) as o:
-        with link.attach_auto(o.program("tracepoint__syscalls__sys_enter_getppid")):
+        with attach_auto(o.program("tracepoint__syscalls__sys_enter_getppid")):
             for _ in range(5):
                 os.getppid()
         got = {}
@@ -57,7 +57,7 @@ def test_raw_tracepoint_maps_and_reads(built):
     need_root()
     me = os.getpid()
     with Object(built("raw_tp"), rodata={"targ_tgid": me}) as o:
-        with link.attach_auto(o.program("raw_tracepoint__sys_enter")):
+        with attach_auto(o.program("raw_tracepoint__sys_enter")):
             for _ in range(3):
                 os.getppid()
         raw = o.map("calls").lookup(b"\0" * 4)
@@ -84,15 +84,15 @@ def test_raw_tracepoint_maps_and_reads(built):
 
 def test_tracepoint_perf_and_ring_buffers(built):
     need_root()
-    from bcc_core.perf_buffer import PerfBuffer
-    from bcc_core.ringbuf import RingBuffer
+    from bcc_core.events.perf_buffer import PerfBuffer
+    from bcc_core.events.ringbuf import RingBuffer
     forks, execs = [], []
     with Object(built("tp_sched"), rodata={"targ_tgid": os.getpid()}) as o:
         pb = PerfBuffer(o.map("forks"), lambda cpu, d: forks.append(bytes(d)))
         rb = RingBuffer().add(o.map("execs"), lambda d: execs.append(("execs", bytes(d))))
         rb.add(o.map("execs2"), lambda d: execs.append(("execs2", bytes(d))))
-        with link.attach_auto(o.program("tracepoint__sched__sched_process_fork")), \
-                link.attach_auto(o.program("tracepoint__sched__sched_process_exec")):
+        with attach_auto(o.program("tracepoint__sched__sched_process_fork")), \
+                attach_auto(o.program("tracepoint__sched__sched_process_exec")):
             child = subprocess.Popen(["/bin/true"])
             child.wait()
         pb.poll(200)

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from bcc_core import link
+from bcc_core.attach.auto import attach_auto
 from bcc_core.errors import VerifierError
-from bcc_core.loader import Object
+from bcc_core.load.loader import Object
 from conftest import BPFTOOL
 
 PR_SET_NAME, PR_GET_NAME = 15, 16
@@ -78,7 +78,7 @@ def test_task_struct_reads(core_task):
 
     try:
         with Object(core_task, rodata={"target_tgid": os.getpid()}) as o:
-            with link.attach_auto(o.program("on_getppid")):
+            with attach_auto(o.program("on_getppid")):
                 prctl(PR_SET_CHILD_SUBREAPER, 1)
                 t = threading.Thread(target=trigger)
                 t.start()
@@ -122,7 +122,7 @@ def test_thread_pid_from_other_thread(core_task):
     """pid is the *thread* id: read from a second thread it is that thread's id."""
     res = {}
     with Object(core_task, rodata={"target_tgid": os.getpid()}) as o:
-        with link.attach_auto(o.program("on_getppid")):
+        with attach_auto(o.program("on_getppid")):
             def trigger():
                 res["tid"] = threading.get_native_id()
                 os.getppid()
@@ -136,7 +136,7 @@ def test_thread_pid_from_other_thread(core_task):
 
 def test_other_tgid_filtered_out(core_task):
     with Object(core_task, rodata={"target_tgid": 1}) as o:
-        with link.attach_auto(o.program("on_getppid")):
+        with attach_auto(o.program("on_getppid")):
             os.getppid()
         assert o.bss["hits"] == 0
 

@@ -5,10 +5,10 @@ import struct
 
 import pytest
 
-from bcc_core import link
-from bcc_core.loader import Object
-from bcc_core.perf_buffer import PerfBuffer
-from bcc_core.ringbuf import RingBuffer
+from bcc_core.attach.auto import attach_auto
+from bcc_core.events.perf_buffer import PerfBuffer
+from bcc_core.events.ringbuf import RingBuffer
+from bcc_core.load.loader import Object
 from conftest import open_fds
 
 EV = struct.Struct("<II64s")
@@ -34,7 +34,7 @@ def test_perf_and_ring_buffer_deliver_events(bpf_obj):
         pb = PerfBuffer(o.map("perf_events"), lambda cpu, d: got_perf.append(EV.unpack(d[:EV.size])),
                         lambda cpu, n: lost.append(n))
         rb = RingBuffer().add(o.map("ring_events"), lambda d: got_ring.append(EV.unpack(d)))
-        with link.attach_auto(o.program("on_openat")):
+        with attach_auto(o.program("on_openat")):
             _open_paths(paths)
         pb.poll(100)
         pb.consume()
@@ -71,7 +71,7 @@ def test_perf_buffer_wraps_and_reports_lost(bpf_obj, tmp_path, addresses):
                                            "repeat": n_per_open}) as o:
         with PerfBuffer(o.map("perf_events"), cb, lambda cpu, n: lost.append(n), page_cnt=2,
                         addresses=addresses) as pb:
-            with link.attach_auto(o.program("on_openat")):
+            with attach_auto(o.program("on_openat")):
                 for _ in range(40):          # 64 records of 84 bytes per open: fits 8 KiB
                     _open_paths([p])
                     pb.consume()

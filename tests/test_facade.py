@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from bcc_core import features
+from bcc_core.load import features
 from bcc_core.errors import NotSupportedError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -341,7 +341,7 @@ def test_ctypes_from_kernel_btf_match_layouts():
     """Key/Leaf/event types come from BTF: sizes and member offsets match the C layout,
     bitfields included (iphdr.ihl/version, tcphdr flags)."""
     from bcc_core import btf
-    from bcc_core.ctypes_btf import TypeConverter
+    from bcc_core.btf.ctypes_btf import TypeConverter
     kb = btf.kernel_btf()
     conv = TypeConverter(kb)
     for name in ("task_struct", "sk_buff", "iphdr", "tcphdr", "perf_event_attr", "inode",
@@ -536,7 +536,7 @@ def test_cleanup_at_exit_after_uncaught_callback_exception(facade_obj, tmp_path)
 
 
 def test_core_import_stays_cheap_and_bcc_names_exist():
-    code = ("import sys, bcc_core, bcc_core.loader; "
+    code = ("import sys, bcc_core, bcc_core.load.loader; "
             "assert 'ctypes' not in sys.modules and 'bcc_core.bpf' not in sys.modules "
             "and 'bcc_core.table' not in sys.modules, sorted(sys.modules); "
             "from bcc_core import (BPF, USDT, ArgString, PerfType, PerfHWConfig, "

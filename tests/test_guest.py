@@ -29,9 +29,10 @@ import pytest
 
 import guest
 from conftest import PROGS, build_bpf, need_root
-from bcc_core import features, link
+from bcc_core.attach.auto import attach_auto
 from bcc_core.errors import NotSupportedError
-from bcc_core.loader import Object
+from bcc_core.load import features
+from bcc_core.load.loader import Object
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUEST_TESTS = os.path.join(HERE, "guest_tests")
@@ -78,7 +79,7 @@ def core_offsets(obj):
 def _read_core(path):
     """Load guest_core on this kernel, trigger it, return (offsets, values)."""
     with Object(path, rodata={"target_tgid": os.getpid()}) as o:
-        with link.attach_auto(o.program("on_getppid")):
+        with attach_auto(o.program("on_getppid")):
             os.getppid()
         vals = {k: o.bss[k] for k in ("hits", "core_tgid", "core_pid", "core_ppid",
                                       "helper_pid_tgid")}
@@ -266,7 +267,7 @@ def test_kprobe_object_fails_clearly_on_host():
     with Object(build_bpf("guest_kprobe"), rodata={"target_tgid": os.getpid()}) as o:
         for name, kind in (("kprobe_open", "kprobe"), ("kretprobe_open", "kretprobe")):
             with pytest.raises(NotSupportedError) as ei:
-                link.attach_auto(o.program(name))
+                attach_auto(o.program(name))
             msg = str(ei.value)
             assert "kprobes are not available" in msg and "do_sys_openat2" in msg, msg
             assert "%s '%s'" % (kind, "do_sys_openat2") in msg, msg

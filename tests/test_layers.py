@@ -3,8 +3,8 @@ translator and the tools installed under it included -- imports only its own lay
 the layers below it, and no modules import each other in a circle.
 
 Imports are read from the source (ast), function-local ones too: a lazy import must point
-down like any other.  Pure and fast: nothing is imported, no kernel needed (the last test
-imports the old module paths, which is plain Python too).
+down like any other.  Pure and fast: nothing is imported, no kernel needed (the test of
+the module paths imports a few, which is plain Python too).
 """
 import ast
 import os
@@ -14,9 +14,6 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the import packages and where their sources are (pyproject.toml's package-dir)
 SOURCES = {"bcc_core": "bcc_core", "bcc_core.compat": "compat", "bcc_core.tools": "tools"}
-
-# bcc_core/_old_paths/X.py is the module bcc_core.X: an old module path (see there)
-OLD_PATHS = "_old_paths"
 
 # module -> layer: the longest prefix listed wins
 LAYER_OF = {
@@ -33,7 +30,6 @@ LAYER_OF = {
     "bcc_core.bcc": "bcc",           # and the parts of its BPF class and table classes
     "bcc_core.cli": "cli",           # the bcc-core command
     "bcc_core.tools": "tools",       # the ported tools
-    "bcc_core._old_paths": "old",    # and bcc_core.X for each _old_paths/X.py
 }
 _BELOW_LOAD = {"errors", "sys", "btf", "obj", "core"}
 # layer -> the other layers it may import.  btf, obj and core never reach the kernel's
@@ -51,14 +47,10 @@ MAY_IMPORT = {
     "bcc": _BELOW_LOAD | {"load", "attach", "events", "compat"},
     "cli": _BELOW_LOAD | {"load", "attach", "events", "compat", "bcc"},
     "tools": {"errors", "bcc"},
-    # the old module paths point at their new homes; nothing of ours imports them
-    "old": {"errors", "sys", "btf", "obj", "core", "load", "attach", "events"},
 }
 
 
 def layer_of(mod):
-    if mod in old_paths():
-        return "old"
     parts = mod.split(".")
     for n in range(len(parts), 0, -1):
         layer = LAYER_OF.get(".".join(parts[:n]))
@@ -67,16 +59,9 @@ def layer_of(mod):
     raise AssertionError("module %s is in no layer: add it to LAYER_OF" % mod)
 
 
-def old_paths():
-    """{old module name: its file in bcc_core/_old_paths}."""
-    d = os.path.join(ROOT, "bcc_core", OLD_PATHS)
-    return {"bcc_core." + f[:-3]: os.path.join(d, f) for f in sorted(os.listdir(d))
-            if f.endswith(".py") and f != "__init__.py"}
-
-
 def modules():
     """{module name: source path} for every .py file of the installed packages."""
-    found = dict(old_paths())
+    found = {}
     for pkg, rel in SOURCES.items():
         top = os.path.join(ROOT, rel)
         for dirpath, dirnames, filenames in os.walk(top):
@@ -85,8 +70,7 @@ def modules():
             sub = os.path.relpath(dirpath, top).replace(os.sep, ".")
             base = pkg if sub == "." else pkg + "." + sub
             for f in filenames:
-                if f.endswith(".py") and not (base == "bcc_core." + OLD_PATHS and
-                                              f != "__init__.py"):
+                if f.endswith(".py"):
                     name = base if f == "__init__.py" else base + "." + f[:-3]
                     found[name] = os.path.join(dirpath, f)
     return found
@@ -96,7 +80,7 @@ def imports(mod, path, known):
     """[(imported bcc_core module, line)] of a module: every import statement, wherever
     it is; ``from X import y`` counts as importing X.y where that is a module."""
     tree = ast.parse(open(path).read(), path)
-    is_pkg = path.endswith("__init__.py") and mod != "bcc_core." + OLD_PATHS
+    is_pkg = path.endswith("__init__.py")
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -210,43 +194,28 @@ def test_the_checks_see_what_they_must():
             assert layer not in MAY_IMPORT[other], (layer, other)
 
 
-def test_old_module_paths_still_import():
-    # each bcc_core/_old_paths/X.py either makes bcc_core.X the module at its new path
-    # (sys.modules[__name__] = ...) or gathers the names of the modules it imports
+# the module paths from before the layers became sub-packages (bcc_core.loader, .elf,
+# .link...): never released, gone; BCC's own module paths stay
+OLD_PATHS = ("check", "ctypes_btf", "elf", "features", "kconfig", "link", "loader", "map",
+             "perf_buffer", "probe", "prog", "record", "relo", "relo_insn", "ringbuf", "sec",
+             "spec", "struct_view", "syscall_names", "xdp", "_reader")
+BCC_PATHS = ("utils", "syscall", "containers", "table", "tcp", "usdt", "perf", "bpf",
+             "libbcc", "disassembler")
+
+
+def test_old_module_paths_are_gone():
     import importlib
 
     import bcc_core
-    known = modules()
-    old = old_paths()
-    assert len(old) >= 20
-    for name, path in old.items():
-        assert not os.path.exists(os.path.join(ROOT, "bcc_core", name[9:] + ".py")), \
-            "a file at the old path %s would shadow it" % name
-        mod = importlib.import_module(name)
-        assert getattr(bcc_core, name[9:]) is mod
-        src = open(path).read()
-        targets = [t for t, _ in imports(name, path, known)]
-        if "sys.modules[__name__] = " in src:
-            target, = targets
-            assert mod is importlib.import_module(target), name
-            assert mod.__name__ == mod.__spec__.name == target
-            continue
-        for node in ast.parse(src).body:
-            if isinstance(node, ast.ImportFrom):
-                where = importlib.import_module("bcc_core." + node.module)
-                for a in node.names:
-                    names = ([n for n in dir(where) if not n.startswith("_")]
-                             if a.name == "*" else [a.name])
-                    for n in names:
-                        assert getattr(mod, n) is getattr(where, n), (name, n)
-    from bcc_core.elf import load_spec, parse, read_section, ObjectSpec  # noqa: F401
-    from bcc_core.link import Link, attach_auto, PERF_FLAG_FD_CLOEXEC, _live  # noqa: F401
-    from bcc_core.loader import Object  # noqa: F401
-    from bcc_core.spec import ObjectSpec, load_spec as ls  # noqa: F401,F811
-    from bcc_core import features, relo, _sys  # noqa: F401
-    assert features.kprobes is importlib.import_module("bcc_core.load.features").kprobes
-    with pytest.raises(ImportError):
-        importlib.import_module("bcc_core.no_such_module")
+    for name in OLD_PATHS:
+        with pytest.raises(ImportError):
+            importlib.import_module("bcc_core." + name)
+        with pytest.raises(AttributeError):
+            getattr(bcc_core, name)
+    assert len(bcc_core.__path__) == 1
+    for name in BCC_PATHS:
+        mod = importlib.import_module("bcc_core." + name)
+        assert getattr(bcc_core, name) is mod and mod.__name__ == "bcc_core." + name
 
 
 # the BCC facade's BPF class and table classes, split into bcc_core/bcc/ (issue 14): no

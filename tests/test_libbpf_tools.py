@@ -2,8 +2,8 @@
 itself loads on this kernel loads with bcc-core too (and nothing libbpf rejects loads)."""
 import pytest
 
-from bcc_core import elf
-from bcc_core.loader import Object
+from bcc_core.load.loader import Object
+from bcc_core.obj.cache import load_spec
 from conftest import need_root, open_fds
 from libbpf_tools import extract_objects, libbpf_loadable
 
@@ -18,7 +18,7 @@ def test_libbpf_tools_objects_load_like_libbpf():
     for tool, path in sorted(objs.items()):
         expected = libbpf_loadable(path)
         assert expected, "oracle printed nothing for %s" % tool
-        spec = elf.load_spec(path)
+        spec = load_spec(path)
         for prog, lib_ok in expected.items():
             try:
                 with Object(path, autoload={p.name: p.name == prog for p in spec.programs}):

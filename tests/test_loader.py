@@ -3,9 +3,9 @@ import os
 
 import pytest
 
-from bcc_core import link
-from bcc_core.kconfig import kernel_version
-from bcc_core.loader import Object
+from bcc_core.attach.auto import attach_auto
+from bcc_core.load.kconfig import kernel_version
+from bcc_core.load.loader import Object
 from conftest import open_fds
 
 
@@ -22,7 +22,7 @@ def test_tracepoint_maps_bss_subprog_kconfig(bpf_obj):
         assert set(o.maps) == {"counts", ".rodata", ".data", ".bss", ".kconfig"}
         assert o.rodata.as_dict() == {"target_tgid": me, "multiplier": 3}
         assert o.data["data_var"] == 42
-        with link.attach_auto(o.program("on_getppid")):
+        with attach_auto(o.program("on_getppid")):
             getppid_n(7)
         # the knob filtered on our tgid and multiplied through the subprogram
         assert o.bss["hits"] == 21
@@ -33,7 +33,7 @@ def test_tracepoint_maps_bss_subprog_kconfig(bpf_obj):
         assert o.bss["kver"] == kernel_version()
         rel = os.uname().release.split("-")[0].split(".")
         assert o.bss["kver"] >> 16 == int(rel[0]) and (o.bss["kver"] >> 8) & 0xFF == int(rel[1])
-        from bcc_core.kconfig import read_config
+        from bcc_core.load.kconfig import read_config
         hz = read_config().get("CONFIG_HZ")
         assert o.bss["hz"] == (int(hz) if hz else 0)
         assert o.data["missing"] == 0       # weak extern missing from config -> 0
@@ -47,7 +47,7 @@ def test_rodata_knob_changes_behaviour(bpf_obj):
     path = bpf_obj("basic")
     # a target tgid that is not ours: nothing counted
     with Object(path, rodata={"target_tgid": 1}) as o:
-        with link.attach_auto(o.program("on_getppid")):
+        with attach_auto(o.program("on_getppid")):
             getppid_n(5)
         assert o.bss["hits"] == 0
         assert list(o.map("counts").keys()) == []
@@ -61,7 +61,7 @@ def test_no_fd_leak(bpf_obj):
     before = open_fds()
     for _ in range(3):
         o = Object(path)
-        l = link.attach_auto(o.program("on_getppid"))
+        l = attach_auto(o.program("on_getppid"))
         getppid_n(1)
         l.close()
         o.close()
@@ -87,7 +87,7 @@ def test_verifier_rejection_names_program_and_source_line(bpf_obj):
 
 
 def test_trampoline_programs_report_missing_feature(bpf_obj):
-    from bcc_core import features
+    from bcc_core.load import features
     from bcc_core.errors import NotSupportedError
     path = bpf_obj("features")
     ok, why = features.trampolines()
@@ -105,13 +105,13 @@ def test_tp_btf_program_runs(bpf_obj):
     import time
     path = bpf_obj("features")
     with Object(path, autoload={"on_switch_btf": True, "on_openat2_kprobe": False}) as o:
-        with link.attach_auto(o.program("on_switch_btf")):
+        with attach_auto(o.program("on_switch_btf")):
             time.sleep(0.05)
         assert o.bss["tp_btf_hits"] > 0
 
 
 def test_kprobe_program_loads_but_attach_reports_missing_kprobes(bpf_obj):
-    from bcc_core import features
+    from bcc_core.load import features
     from bcc_core.errors import NotSupportedError
     path = bpf_obj("features")
     with Object(path) as o:
@@ -121,4 +121,4 @@ def test_kprobe_program_loads_but_attach_reports_missing_kprobes(bpf_obj):
         if ok:
             pytest.skip("this kernel has kprobes; exercised in the guest tests")
         with pytest.raises(NotSupportedError, match="kprobes are not available"):
-            link.attach_auto(p)
+            attach_auto(p)

@@ -5,9 +5,9 @@ import struct
 
 import pytest
 
-from bcc_core import link
-from bcc_core.loader import Object
-from bcc_core.map import NOEXIST, EXIST, nr_possible_cpus
+from bcc_core.attach.auto import attach_auto
+from bcc_core.load.loader import Object
+from bcc_core.load.map import NOEXIST, EXIST, nr_possible_cpus
 
 libc = ctypes.CDLL(None, use_errno=True)
 SYS_getppid = 110
@@ -69,7 +69,7 @@ def test_raw_tracepoint_counts_syscalls(obj):
     ncpu = nr_possible_cpus()
     pc = obj.map("pcpu")
     assert pc.vbuf_size == 8 * ncpu
-    with link.attach_auto(obj.program("count_syscalls")) as l:
+    with attach_auto(obj.program("count_syscalls")) as l:
         assert l.kind == "raw_tracepoint"
         for _ in range(13):
             libc.syscall(SYS_getppid)
@@ -85,9 +85,9 @@ def test_raw_tracepoint_counts_syscalls(obj):
 
 
 def test_map_in_map_values_and_pinning(bpf_obj):
-    from bcc_core import elf
+    from bcc_core.obj.cache import load_spec
     path = bpf_obj("mapinmap")
-    spec = elf.load_spec(path)
+    spec = load_spec(path)
     outer = spec.map("outer")
     assert outer.inner is not None and outer.init_slots == {0: "inner_a", 2: "inner_b"}
     pin = "/sys/fs/bpf/bcc_core_test_pinned"
@@ -97,7 +97,7 @@ def test_map_in_map_values_and_pinning(bpf_obj):
         with Object(path) as o:
             assert os.path.exists(pin)       # pinned by name on first load
             o.map("bcc_core_test_pinned").update(1, 77)
-            with link.attach_auto(o.program("via_outer")):
+            with attach_auto(o.program("via_outer")):
                 os.getppid()
                 os.getppid()
             assert int.from_bytes(o.map("inner_b").lookup(0), "little") == 2

@@ -1,11 +1,12 @@
-"""bcc_core.record: the cache format round-trips bcc-core's objects without pickle."""
+"""bcc_core.obj.record: the cache format round-trips bcc-core's objects without pickle."""
 import os
 import subprocess
 import sys
 
 import pytest
 
-from bcc_core import elf, record
+from bcc_core.obj import record
+from bcc_core.obj.cache import load_spec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OBJ = os.path.join(ROOT, "tools", "opensnoop.bpf.o")
@@ -25,7 +26,7 @@ def _state(o, seen=None):
 
 
 def test_object_spec_round_trip():
-    spec = elf.load_spec(OBJ, cache=False)
+    spec = load_spec(OBJ, cache=False)
     back = record.loads(record.dumps(spec))
     assert _state(back) == _state(spec)
     assert back.programs[0].sec_def.prog_type == spec.programs[0].sec_def.prog_type
@@ -46,7 +47,7 @@ def test_warm_load_imports_no_pickle_parser_or_engine(tmp_path):
     # a warm open+relocate+load of a CO-RE object (opensnoop's: CO-RE relocations,
     # maps, rodata) reads its caches only.  Site hooks may import some of these
     # first: only what loading adds counts.
-    code = ("import sys; before = set(sys.modules); from bcc_core.loader import Object; "
+    code = ("import sys; before = set(sys.modules); from bcc_core.load.loader import Object; "
             "Object(%r).close(); "
             "print(sorted(m for m in ('_pickle', 'pickle', 'functools', 'collections', "
             "'elftools', 'bcc_core.obj.elf', 'bcc_core.core.relo', 'bcc_core.symbols') "

@@ -1,4 +1,4 @@
-"""CO-RE relocation engine (bcc_core.relo) against compiler-made objects.
+"""CO-RE relocation engine (bcc_core.core.relo) against compiler-made objects.
 
 Each tests/relo/X.c is compiled twice with clang-19: as a BPF program whose CO-RE
 relocations are under test (the "local" object), and with -DTARGET, where the same file
@@ -14,7 +14,8 @@ import subprocess
 import pytest
 
 from bcc_core import btf as B
-from bcc_core import elf, relo
+from bcc_core.core import relo
+from bcc_core.obj import elf
 from bcc_core.errors import RelocationError
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -1,4 +1,4 @@
-"""The CO-RE engine (bcc_core.relo) against libbpf itself, decision by decision.
+"""The CO-RE engine (bcc_core.core.relo) against libbpf itself, decision by decision.
 
 For every object (the project's tests/progs/*.bpf.c and the .bpf.o embedded in every
 Debian libbpf-tools binary) and every target BTF (the host kernel's, Debian 6.1's, Debian
@@ -33,8 +33,8 @@ import libbpf_tools
 from conftest import PROGS, build_bpf
 
 from bcc_core import btf as _btf
-from bcc_core import elf as _elf
-from bcc_core import relo as _relo
+from bcc_core.core import relo as _relo
+from bcc_core.obj.cache import load_spec
 from bcc_core.errors import RelocationError
 
 HOST = "/sys/kernel/btf/vmlinux"
@@ -124,7 +124,7 @@ def _fmt_offset(bit_off):
 
 def engine_outcomes(path, target):
     """{(prog, relo #N): Outcome} as the engine decides, in libbpf's processing order."""
-    spec = _elf.load_spec(path)
+    spec = load_spec(path)
     out = {}
     if not spec.btf_ext or not any(spec.btf_ext.core_relos.values()):
         return out

@@ -1,6 +1,6 @@
-"""bcc_core.struct_view (event() records) against bcc_core.ctypes_btf (BCC's ctypes
-mapping): over every struct and union of the running kernel's BTF, filled with random
-bytes, each field must read the same through both.  Pure logic, no BPF."""
+"""bcc_core.events.struct_view (event() records) against bcc_core.btf.ctypes_btf
+(BCC's ctypes mapping): over every struct and union of the running kernel's BTF, filled
+with random bytes, each field must read the same through both.  Pure logic, no BPF."""
 import ctypes as ct
 import math
 import random
@@ -9,8 +9,8 @@ import struct
 import pytest
 
 from bcc_core import btf as B
-from bcc_core.ctypes_btf import ctype_for
-from bcc_core.struct_view import Record, record_for
+from bcc_core.btf.ctypes_btf import ctype_for
+from bcc_core.events.struct_view import Record, record_for
 
 
 def _norm(v):

@@ -114,7 +114,7 @@ def _imported(err):
 
 
 def test_opensnoop_reports_workload(files):
-    # -X importtime: events are decoded without ctypes (bcc_core.struct_view), so a
+    # -X importtime: events are decoded without ctypes (bcc_core.events.struct_view), so a
     # tool that only reads events never imports it (a tenth of its start-up)
     t = Tool("opensnoop", pyflags=("-X", "importtime"))
     hdr = t.wait_for("PATH")

@@ -55,7 +55,7 @@ SCRIPT = textwrap.dedent(r"""
     if route == "link":
         BPF.attach_xdp("lo", fn, BPF.XDP_FLAGS_SKB_MODE)
     else:           # what attach_xdp does on a kernel without XDP links
-        from bcc_core import xdp
+        from bcc_core.attach import xdp
         xdp.attach("lo", fn.fd, BPF.XDP_FLAGS_SKB_MODE, "xdp_count", route="netlink")
     res["ip"] = subprocess.run(["ip", "link", "show", "lo"], capture_output=True,
                                text=True).stdout

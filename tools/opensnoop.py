@@ -50,12 +50,14 @@ def make_parser():
                         help="print UID column")
     parser.add_argument("-x", "--failed", action="store_true",
                         help="only show failed opens")
-    parser.add_argument("-p", "--pid", help="trace this PID only")
-    parser.add_argument("-t", "--tid", help="trace this TID only")
+    parser.add_argument("-p", "--pid", type=argparse.positive_int, help="trace this PID only")
+    parser.add_argument("-t", "--tid", type=argparse.positive_int, help="trace this TID only")
     parser.add_argument("--cgroupmap", help="trace cgroups in this BPF map only")
     parser.add_argument("--mntnsmap", help="trace mount namespaces in this BPF map only")
-    parser.add_argument("-u", "--uid", help="trace this UID only")
-    parser.add_argument("-d", "--duration", help="total duration of trace in seconds")
+    parser.add_argument("-u", "--uid", type=argparse.nonnegative_int,
+                        help="trace this UID only")
+    parser.add_argument("-d", "--duration", type=argparse.positive_int,
+                        help="total duration of trace in seconds")
     parser.add_argument("-n", "--name",
                         help="only print process names containing this name")
     parser.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
@@ -65,7 +67,7 @@ def make_parser():
                         help="filter on flags argument (e.g., O_WRONLY)")
     parser.add_argument("-F", "--full-path", action="store_true",
                         help="show full path for an open file with relative path")
-    parser.add_argument("-b", "--buffer-pages", type=int, default=64,
+    parser.add_argument("-b", "--buffer-pages", type=argparse.pages, default=64,
                         help="size of the perf ring buffer "
                         "(must be a power of two number of pages and defaults to 64)")
     return parser
@@ -182,7 +184,7 @@ def _poll(b, duration):
 
 def main(argv=None):
     args = parse_args(argv)
-    duration = float(int(args.duration)) if args.duration else None
+    duration = float(args.duration) if args.duration else None
     flags_mask = _flags_mask(args)
     if args.ebpf:
         with open(SRC) as f:

@@ -33,16 +33,16 @@ def make_parser():
     parser = argparse.ArgumentParser(
         description="Trace high run queue latency",
         epilog=examples)
-    parser.add_argument("min_us", nargs="?", default="10000",
+    parser.add_argument("min_us", nargs="?", default=10000, type=argparse.nonnegative_int,
                         help="minimum run queue latency to trace, in us (default 10000)")
     parser.add_argument("-P", "--previous", action="store_true",
                         help="also show previous task name and TID")
     parser.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
     thread_group = parser.add_mutually_exclusive_group()
     thread_group.add_argument("-p", "--pid", metavar="PID", dest="pid",
-                              help="trace this PID only", type=int)
+                              help="trace this PID only", type=argparse.positive_int)
     thread_group.add_argument("-t", "--tid", metavar="TID", dest="tid",
-                              help="trace this TID only", type=int)
+                              help="trace this TID only", type=argparse.positive_int)
     return parser
 
 

@@ -22,9 +22,10 @@ import threading
 import pytest
 
 import guestlib
-from bcc_core import link
-from bcc_core.loader import Object
-from bcc_core.syscall_names import syscall_fnname
+from bcc_core.attach import link
+from bcc_core.attach.auto import attach_auto
+from bcc_core.attach.syscall_names import syscall_fnname
+from bcc_core.load.loader import Object
 
 pytestmark = guestlib.only_in_guest
 
@@ -144,7 +145,7 @@ def test_compat_kprobes_attach_write_and_connect(kprobes, tmpdir_guest):
         with contextlib.ExitStack() as stack:
             links = {}
             for name, prog in o.programs.items():
-                lk = link.attach_auto(prog)
+                lk = attach_auto(prog)
                 if lk is not None:
                     links[name] = stack.enter_context(lk)
             kinds = {n: (lk.kind, lk.target) for n, lk in links.items()}
@@ -201,10 +202,10 @@ def test_compat_kprobes_open_entry_then_return(kprobes, tmpdir_guest):
 
     start = o.map("start")
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as ex:
-        with link.attach_auto(o.program("kprobe__do_sys_openat2")):
+        with attach_auto(o.program("kprobe__do_sys_openat2")):
             tid = ex.submit(open_close, p1).result()
             after_entry = val_t(start, tid)
-            with link.attach_auto(o.program("kretprobe__do_sys_openat2")):
+            with attach_auto(o.program("kretprobe__do_sys_openat2")):
                 assert ex.submit(open_close, p2).result() == tid     # the same thread
             after_pair = val_t(start, tid)
         # a thread that never opened anything while attached: no entry either
@@ -225,7 +226,7 @@ def test_compat_kprobes_syscall_execve(kprobes):
     fn = syscall_fnname("execve")
     with open("/proc/kallsyms") as f:
         assert any(line.split()[2] == fn for line in f), fn
-    with link.attach_auto(o.program("syscall__execve")) as lk:
+    with attach_auto(o.program("syscall__execve")) as lk:
         assert (lk.kind, lk.target) == ("kprobe", fn)
         child = subprocess.Popen(["/bin/true"], close_fds=True)
         assert child.wait() == 0
@@ -251,7 +252,7 @@ def test_compat_kfuncs_unlinkat(tmpdir_guest):
         with Object(guestlib.obj_path("compat_kfuncs"), autoload={"lsm__bpf": False}) as o:
             counts = o.map("counts")
             got = {"pid": me}
-            with link.attach_auto(o.program("kfunc__do_unlinkat")) as fentry:
+            with attach_auto(o.program("kfunc__do_unlinkat")) as fentry:
                 assert fentry.kind == "trace"
                 with pytest.raises(FileNotFoundError):
                     os.unlink("bcc-core-missing", dir_fd=dfd)
@@ -259,7 +260,7 @@ def test_compat_kfuncs_unlinkat(tmpdir_guest):
                 with pytest.raises(FileNotFoundError):
                     os.unlink(os.path.join(tmpdir_guest, "missing"))
                 got["fentry_absolute"] = u64_at(counts, me)
-                with link.attach_auto(o.program("kretfunc__do_unlinkat")) as fexit:
+                with attach_auto(o.program("kretfunc__do_unlinkat")) as fexit:
                     assert fexit.kind == "trace"
                     with pytest.raises(FileNotFoundError):
                         os.unlink("bcc-core-missing", dir_fd=dfd)
@@ -293,7 +294,7 @@ def test_compat_kfuncs_lsm_bpf():
                 autoload={"kfunc__do_unlinkat": False, "kretfunc__do_unlinkat": False}) as o:
         counts = o.map("counts")
         assert u64_at(counts, BPF_MAP_LOOKUP_ELEM) is None        # nothing counted yet
-        with link.attach_auto(o.program("lsm__bpf")) as lk:
+        with attach_auto(o.program("lsm__bpf")) as lk:
             assert lk.kind == "trace"
             first = u64_at(counts, BPF_MAP_LOOKUP_ELEM)            # counts itself
             misses = 10

@@ -7,8 +7,8 @@ import threading
 
 import guestlib
 from guestlib import guest_obj  # noqa: F401 (fixture)
-from bcc_core import link
-from bcc_core.loader import Object
+from bcc_core.attach.auto import attach_auto
+from bcc_core.load.loader import Object
 
 pytestmark = guestlib.only_in_guest
 
@@ -29,7 +29,7 @@ def test_core_offsets_differ_from_host_and_values_are_right(guest_obj):
     m = guestlib.manifest()
     host = m["host"]
     with Object(guest_obj("guest_core"), rodata={"target_tgid": os.getpid()}) as o:
-        with link.attach_auto(o.program("on_getppid")):
+        with attach_auto(o.program("on_getppid")):
             ppid = os.getppid()
         got = {k: o.bss[k] for k in ("hits", "core_tgid", "core_pid", "core_ppid",
                                      "helper_pid_tgid")}

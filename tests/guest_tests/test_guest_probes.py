@@ -1,5 +1,5 @@
 """kprobes, kretprobes, fentry/fexit and tp_btf on the guest kernel (Debian 6.1), with
-objects compiled on the host; the core API (bcc_core.loader / link / probe) and, when it
+objects compiled on the host; the core API (bcc_core.load.loader, bcc_core.attach) and, when it
 exists, the BCC facade (``from bcc_core import BPF``)."""
 import ctypes
 import os
@@ -10,8 +10,10 @@ import pytest
 
 import guestlib
 from guestlib import guest_obj, open_paths  # noqa: F401 (fixtures)
-from bcc_core import features, link, probe
-from bcc_core.loader import Object
+from bcc_core.attach import probe
+from bcc_core.attach.auto import attach_auto
+from bcc_core.load import features
+from bcc_core.load.loader import Object
 
 pytestmark = guestlib.only_in_guest
 
@@ -62,7 +64,7 @@ def test_kernel_has_what_the_host_lacks():
 def test_kprobe_and_kretprobe_via_attach_auto(guest_obj, open_paths):
     paths = _paths("kprobe")
     with Object(guest_obj("guest_kprobe"), rodata={"target_tgid": os.getpid()}) as o:
-        links = [link.attach_auto(p) for p in o.programs.values()]
+        links = [attach_auto(p) for p in o.programs.values()]
         try:
             assert sorted(l.kind for l in links) == ["kprobe", "kretprobe"]
             _reset(o)
@@ -97,7 +99,7 @@ def test_kprobe_via_probe_attach_kprobe(guest_obj, open_paths):
 def test_fentry_and_fexit(guest_obj, open_paths):
     paths = _paths("fentry")
     with Object(guest_obj("guest_fentry"), rodata={"target_tgid": os.getpid()}) as o:
-        links = [link.attach_auto(p) for p in o.programs.values()]
+        links = [attach_auto(p) for p in o.programs.values()]
         try:
             assert [l.kind for l in links] == ["trace", "trace"]
             _reset(o)
@@ -112,7 +114,7 @@ def test_tp_btf_sys_enter_and_sched_switch(guest_obj):
     calls, sleeps = 7, 5
     with Object(guest_obj("guest_tp_btf"),
                 rodata={"target_tgid": os.getpid(), "target_nr": NR_GETPPID}) as o:
-        links = [link.attach_auto(p) for p in o.programs.values()]
+        links = [attach_auto(p) for p in o.programs.values()]
         try:
             for _ in range(calls):
                 os.getppid()
