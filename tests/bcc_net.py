@@ -5,7 +5,7 @@ and veth pairs made here, with traffic made here; tabulate what each one did.
     python3 tests/bcc_net.py --src BCC_SRC -v                   # bcc-core
     /usr/bin/python3 tests/bcc_net.py --src BCC_SRC --bcc -v    # BCC itself (python3-bpfcc)
     python3 tests/bcc_net.py --src BCC_SRC --only xdp_drop_count,simple_tc --json out.json
-    python3 tests/bcc_net.py --table BCC.json CORE.json [GUEST_CORE.json]
+    python3 tests/bcc_net.py --table BCC.json CORE.json [BCC_GUEST.json CORE_GUEST.json]
 
 Every example runs in a fresh namespace ``M`` (``ip netns exec``) beside a peer
 namespace ``P``: veth_a (M, 10.9.0.1/24) -- veth_b (P, 10.9.0.2/24), and veth_c (M) --
@@ -618,19 +618,29 @@ def run_one(name, tmp, python, env, verbose=False):
         net.close()
 
 
-def table(bcc_json, core_json, guest_json=None):
-    """Markdown: each example, BCC's verdict and bcc-core's (and bcc-core's in the
-    guest), and what the run showed (bcc-core's detail; BCC's where bcc-core has none)."""
-    cols = [json.load(open(p)) for p in (bcc_json, core_json) + ((guest_json,) if guest_json
-                                                                  else ())]
-    heads = ["example", "BCC 0.26", "bcc-core"] + (["bcc-core, 6.1 guest"] if guest_json
-                                                   else []) + ["what the run showed"]
+def _load(paths):
+    """One column: JSON files, later ones overriding (a scenario run again)."""
+    out = {}
+    for p in paths.split(","):
+        with open(p) as f:
+            out.update(json.load(f))
+    return out
+
+
+def table(bcc_json, core_json, bcc_guest=None, core_guest=None):
+    """Markdown: each example's verdict under BCC and bcc-core on this host (and in
+    the 6.1 guest), and what the run showed (bcc-core's detail where it passed).  Each
+    argument is a comma-separated list of --json files."""
+    cols = [_load(p) for p in (bcc_json, core_json, bcc_guest, core_guest) if p]
+    heads = ["example", "BCC, host", "bcc-core, host", "BCC, 6.1 guest",
+             "bcc-core, 6.1 guest"][:1 + len(cols)] + ["what the run showed"]
     rows = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for name in SCENARIOS:
         got = [c.get(name, ("-", "")) for c in cols]
-        cells = [v if v in ("ok", "-") else "%s: %s" % (v, d.replace("|", "/"))
-                 if v == "needs" else v for v, d in got]
-        shown = next((d for v, d in got[1:] + got[:1] if v == "ok"), "")
+        cells = [v if v in ("ok", "-", "FAIL", "ERROR") else "needs: %s" % d.replace("|", "/")
+                 for v, d in got]
+        core_first = got[1::2] + got[0::2]
+        shown = next((d for v, d in core_first if v == "ok"), "")
         if not shown:
             shown = "; ".join(sorted({d.replace("|", "/") for v, d in got
                                       if v not in ("ok", "needs", "-")}))
@@ -644,8 +654,9 @@ def main(argv=None):
     ap.add_argument("--bcc", action="store_true", help="run under BCC, not bcc-core")
     ap.add_argument("--only", help="comma-separated scenario names")
     ap.add_argument("--json", help="write {scenario: [verdict, detail]} here")
-    ap.add_argument("--table", nargs="+", metavar="JSON",
-                    help="print the markdown table of BCC.json CORE.json [GUEST.json]")
+    ap.add_argument("--table", nargs="+", metavar="JSON[,JSON]",
+                    help="print the markdown table of BCC.json CORE.json "
+                    "[BCC_GUEST.json CORE_GUEST.json]")
     ap.add_argument("-v", action="store_true", help="print each example's output")
     a = ap.parse_args(argv)
     if a.table:
@@ -658,6 +669,12 @@ def main(argv=None):
     tmp = prepare(a.src, core=not a.bcc)
     env = dict(os.environ) if a.bcc else core_env(tmp)
     python = "/usr/bin/python3" if a.bcc else sys.executable
+    # vlan_learning starts "python -m http.server" in its namespaces: a `python` on
+    # PATH, as Debian's python-is-python3 gives
+    bindir = os.path.join(tmp, ".bin")
+    os.makedirs(bindir, exist_ok=True)
+    os.symlink(python, os.path.join(bindir, "python"))
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", os.defpath)
     names = a.only.split(",") if a.only else list(SCENARIOS)
     results = {}
     try:

@@ -93,6 +93,15 @@ def workload_opens(d, names):
     return p
 
 
+def opener(paths):
+    """A child process that opens each path in turn (missing ones fail): a Popen."""
+    return subprocess.Popen([sys.executable, "-S", "-c",
+                             "import os,sys\n"
+                             "for p in sys.argv[1:]:\n"
+                             "    try: os.close(os.open(p, os.O_RDONLY))\n"
+                             "    except OSError: pass\n"] + list(paths))
+
+
 @pytest.fixture
 def files():
     d = tempfile.mkdtemp(prefix="osn", dir="/tmp")
@@ -120,11 +129,7 @@ def test_opensnoop_reports_workload(files):
     hdr = t.wait_for("PATH")
     assert hdr.split() == ["PID", "COMM", "FD", "ERR", "PATH"]
     names = ["a", "b", "missing1", "c", "missing2"]
-    wl = subprocess.Popen([sys.executable, "-S", "-c",
-                           "import os,sys,time\n"
-                           "for p in sys.argv[1:]:\n"
-                           "    try: os.close(os.open(p, os.O_RDONLY))\n"
-                           "    except OSError: pass\n"] + [os.path.join(files, n) for n in names])
+    wl = opener([os.path.join(files, n) for n in names])
     wl.wait()
     assert t.stop() == 0
     assert "Traceback" not in t.err, t.err

@@ -67,6 +67,8 @@ def make_parser():
                         help="filter on flags argument (e.g., O_WRONLY)")
     parser.add_argument("-F", "--full-path", action="store_true",
                         help="show full path for an open file with relative path")
+    parser.add_argument("-j", "--json", action="store_true",
+                        help="print one JSON object per event (fields: docs/json.md)")
     parser.add_argument("-b", "--buffer-pages", type=argparse.pages, default=64,
                         help="size of the perf ring buffer "
                         "(must be a power of two number of pages and defaults to 64)")
@@ -147,6 +149,9 @@ def _event_printer(b, args):
             paths.reverse()
             printb(b"%s" % os.path.join(*paths) if paths else event.name)
 
+    if args.json:
+        print_line = _json_printer(b, args, entries, state)
+
     def print_event(cpu, data, size):
         event = b["events"].event(data)
         if not args.full_path or event.type == EVENT_END:
@@ -161,6 +166,28 @@ def _event_printer(b, args):
         elif event.type == EVENT_ENTRY:
             entries.setdefault(event.id, []).append(event.name)
     return print_event
+
+
+def _json_printer(b, args, entries, state):
+    """--json: the event's own fields as its BTF types them (record_dict()), and
+    what the text columns show: pid, tid, fd, err, path (the full path with -F), and
+    time_s (seconds since the first event)."""
+    import json
+    as_dict = b["events"].record_dict
+
+    def print_json(event):
+        d = as_dict(event)
+        fd, err = (event.ret, 0) if event.ret >= 0 else (-1, -event.ret)
+        path = event.name
+        if args.full_path:
+            paths = list(reversed(entries.get(event.id, [])))
+            path = os.path.join(*paths) if paths else event.name
+        d.update(pid=event.id >> 32, tid=event.id & 0xffffffff, fd=fd, err=err,
+                 path=path.decode("utf-8", "backslashreplace"),
+                 time_s=(event.ts - state["initial_ts"]) / 1e9)
+        sys.stdout.write(json.dumps(d) + "\n")
+        sys.stdout.flush()
+    return print_json
 
 
 def _poll(b, duration):
@@ -192,7 +219,6 @@ def main(argv=None):
         return 0
     from bcc_core.utils import sigterm_exits
     b = _open(args, flags_mask)
-    _print_header(args)
     lost = [0]
 
     def count_lost(n):
@@ -200,6 +226,8 @@ def main(argv=None):
 
     b["events"].open_perf_buffer(_event_printer(b, args), page_cnt=args.buffer_pages,
                                  lost_cb=count_lost)
+    if not args.json:       # once the buffer is open: a header means events are seen
+        _print_header(args)
     sigterm_exits()
     try:
         _poll(b, duration)

@@ -37,6 +37,8 @@ def make_parser():
                         help="minimum run queue latency to trace, in us (default 10000)")
     parser.add_argument("-P", "--previous", action="store_true",
                         help="also show previous task name and TID")
+    parser.add_argument("-j", "--json", action="store_true",
+                        help="print one JSON object per event (fields: docs/json.md)")
     parser.add_argument("--ebpf", action="store_true", help=argparse.SUPPRESS)
     thread_group = parser.add_mutually_exclusive_group()
     thread_group.add_argument("-p", "--pid", metavar="PID", dest="pid",
@@ -76,6 +78,9 @@ def main(argv=None):
 
     def print_event(cpu, data, size):
         event = b["events"].event(data)
+        if args.json:
+            _print_json(event)
+            return
         if args.previous:
             print("%-8s %-16s %-6s %14s %-16s %-6s" % (
                 strftime("%H:%M:%S"), event.task.decode("utf-8", "replace"), event.pid,
@@ -86,19 +91,35 @@ def main(argv=None):
                 event.delta_us))
         sys.stdout.flush()
 
-    print("Tracing run queue latency higher than %d us" % min_us)
-    if args.previous:
-        print("%-8s %-16s %-6s %14s %-16s %-6s" % ("TIME", "COMM", "TID", "LAT(us)",
-                                                    "PREV COMM", "PREV TID"))
-    else:
-        print("%-8s %-16s %-6s %14s" % ("TIME", "COMM", "TID", "LAT(us)"))
-    sys.stdout.flush()
+    if args.json:
+        import json
+        as_dict = b["events"].record_dict
+
+        def _print_json(event):
+            # the event's fields from its BTF (pid is the task's TID), and the time
+            d = as_dict(event)
+            d["time"] = strftime("%H:%M:%S")
+            sys.stdout.write(json.dumps(d) + "\n")
+            sys.stdout.flush()
+
+    def header():
+        if args.json:
+            return
+        print("Tracing run queue latency higher than %d us" % min_us)
+        if args.previous:
+            print("%-8s %-16s %-6s %14s %-16s %-6s" % ("TIME", "COMM", "TID", "LAT(us)",
+                                                        "PREV COMM", "PREV TID"))
+        else:
+            print("%-8s %-16s %-6s %14s" % ("TIME", "COMM", "TID", "LAT(us)"))
+        sys.stdout.flush()
+
     lost = [0]
 
     def count_lost(n):
         lost[0] += n
 
     b["events"].open_perf_buffer(print_event, page_cnt=64, lost_cb=count_lost)
+    header()        # once the buffer is open: a header means events are seen
     from bcc_core.utils import sigterm_exits
     sigterm_exits()
     try:

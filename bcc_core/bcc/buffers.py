@@ -52,6 +52,25 @@ class _EventDecoder(object):
             return cls.from_buffer_copy(data)
         return cls.from_address(ct.cast(data, ct.c_void_p).value)   # a ctypes pointer
 
+    def event_dict(self, data):
+        """event_dict(data)
+
+        The record as plain data for JSON: a dict of its fields as the object's BTF
+        types them (strings, lists, nested dicts, enumerators by name, inet addresses
+        as text: see :mod:`bcc_core.btf.values`).  A ctypes event type (set with
+        set_event_type) gives its fields the same way."""
+        return self.record_dict(self.event(data))
+
+    def record_dict(self, rec):
+        """record_dict(event)
+
+        A record event() gave, as event_dict() gives it."""
+        from ..btf.values import ctypes_value, decoder
+        info = getattr(type(rec), "_rec_btf", None)
+        if info is not None:
+            return decoder(*info)(bytes(rec))
+        return ctypes_value(rec)
+
     def _decoder(self, raw):
         if raw:
             return bytes

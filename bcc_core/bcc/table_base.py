@@ -138,6 +138,23 @@ class TableBase(Histograms, MutableMapping):
     def items(self):
         return list(self.iteritems())
 
+    def items_dicts(self):
+        """The entries as plain data for JSON: [{"key": K, "value": V}], each decoded
+        from the map's BTF key and value types (see :mod:`bcc_core.btf.values`; a map
+        without BTF types gives its ctypes values the same way)."""
+        m = self.map
+        btf = getattr(m, "btf", None)
+        if btf is not None and m.key_type_id and m.value_type_id:
+            from ..btf.values import decoder
+            kd, vd = decoder(btf, m.key_type_id), decoder(btf, m.value_type_id)
+            if self.ttype in (5, 6, 10):        # per-CPU: one value per CPU
+                return [{"key": kd(bytes(k)), "value": [x if isinstance(x, int) else
+                                                         vd(bytes(x)) for x in v]}
+                        for k, v in self.items()]
+            return [{"key": kd(bytes(k)), "value": vd(bytes(v))} for k, v in self.items()]
+        from ..btf.values import ctypes_value
+        return [{"key": ctypes_value(k), "value": ctypes_value(v)} for k, v in self.items()]
+
     def values(self):
         return list(self.itervalues())
 

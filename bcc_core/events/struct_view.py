@@ -360,6 +360,7 @@ class RecordBuilder(object):
                 s0, s1, _ = slots[i]
                 get = make(i, a - s0, whole=(a == s0 and b_ == s1))
             d[name] = property(get)
+        d["_rec_btf"] = (self.btf, t.id)     # for bcc_core.btf.values (event_dict)
         cls = type(str(t.name or "anon"), (Record,), d)
         cls.from_address = _from_address(cls, t.size, st.unpack_from)
         return cls
