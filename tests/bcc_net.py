@@ -627,6 +627,12 @@ def _load(paths):
     return out
 
 
+def _needed(why):
+    """What a "needs" verdict names: the kernel option or the program."""
+    m = re.search(r"CONFIG_\w+|no (\S+) program", why)
+    return (m.group(1) or m.group(0)) if m else why
+
+
 def table(bcc_json, core_json, bcc_guest=None, core_guest=None):
     """Markdown: each example's verdict under BCC and bcc-core on this host (and in
     the 6.1 guest), and what the run showed (bcc-core's detail where it passed).  Each
@@ -637,13 +643,15 @@ def table(bcc_json, core_json, bcc_guest=None, core_guest=None):
     rows = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for name in SCENARIOS:
         got = [c.get(name, ("-", "")) for c in cols]
-        cells = [v if v in ("ok", "-", "FAIL", "ERROR") else "needs: %s" % d.replace("|", "/")
+        cells = [v if v in ("ok", "-", "FAIL", "ERROR") else "needs `%s`" % _needed(d)
                  for v, d in got]
         core_first = got[1::2] + got[0::2]
         shown = next((d for v, d in core_first if v == "ok"), "")
+        if not shown:       # the first run that did not pass says what it saw
+            shown = next((d.replace("|", "/") for v, d in core_first
+                          if v not in ("ok", "needs", "-")), "")
         if not shown:
-            shown = "; ".join(sorted({d.replace("|", "/") for v, d in got
-                                      if v not in ("ok", "needs", "-")}))
+            shown = next((d for v, d in got if v == "needs"), "")
         rows.append("| `%s` | %s | %s |" % (name, " | ".join(cells), shown))
     return "\n".join(rows)
 
