@@ -37,7 +37,8 @@ def cmd_load(args):
 
 def cmd_check(args):
     from .core import check
-    return check.main(args.obj, args.btf, args.json)
+    return check.main(args.obj, args.btf, args.json,
+                      summary=True if args.summary else False if args.full else None)
 
 
 def cmd_usdt(args):
@@ -93,11 +94,18 @@ def main(argv=None):
     p = sub.add_parser("check", help="show what each CO-RE relocation becomes on a kernel "
                        "(no root needed, nothing is loaded)")
     p.add_argument("obj")
-    p.add_argument("--btf", action="append", metavar="FILE",
-                   help="target BTF: raw BTF or an ELF with .BTF such as a vmlinux "
-                   "(repeatable; default: the running kernel's %s)" % "/sys/kernel/btf/vmlinux")
+    p.add_argument("--btf", action="append", metavar="FILE|DIR",
+                   help="target BTF: raw BTF or an ELF with .BTF such as a vmlinux, or a "
+                   "directory of them (a fleet: one verdict per kernel) (repeatable; "
+                   "default: the running kernel's %s)" % "/sys/kernel/btf/vmlinux")
     p.add_argument("--json", action="store_true",
-                   help="one JSON object per relocation and target BTF, one per line")
+                   help="one JSON object per relocation and target BTF (per target BTF "
+                   "with --summary), one per line")
+    p.add_argument("--summary", action="store_true",
+                   help="one verdict per target BTF and the relocations behind it (the "
+                   "default for a directory)")
+    p.add_argument("--full", action="store_true",
+                   help="every relocation of every target, also for a directory")
     p.set_defaults(fn=cmd_check)
     p = sub.add_parser("cache", help="show bcc-core's cache directory and size "
                        "($BCC_CORE_CACHE_DIR, $XDG_CACHE_HOME)")

@@ -27,12 +27,19 @@ DIR = os.path.join(BUILD, "kernels")
 KERNELS = {
     "6.1": ["linux-image-6.1.0-50-amd64-unsigned"],
     "6.12-rt": [r"^linux-image-6\.12\.[0-9]+\+deb12-rt-amd64-unsigned$"],
+    # the fleet of `bcc-core check --btf DIR` (tests/test_check.py): each flavour
+    "6.1-cloud": ["linux-image-6.1.0-50-cloud-amd64-unsigned"],
+    "6.1-rt": ["linux-image-6.1.0-50-rt-amd64-unsigned"],
+    "6.12": [r"^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$"],
+    "6.12-cloud": [r"^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64-unsigned$"],
 }
+FLEET = ("6.1", "6.1-cloud", "6.1-rt", "6.12", "6.12-cloud", "6.12-rt")
 
 _MAGICS = (
     ("xz", b"\xfd7zXZ\x00"),
     ("gzip", b"\x1f\x8b\x08"),
     ("zstd", b"\x28\xb5\x2f\xfd"),
+    ("lz4", b"\x02\x21\x4c\x18"),        # the legacy frame the kernel's lz4 writes
 )
 
 
@@ -90,8 +97,18 @@ def _unzstd(blob):
     return _run([exe, "-dcq"], input=blob).stdout
 
 
+def _unlz4(blob):
+    exe = shutil.which("lz4")
+    if exe is None:
+        raise Unavailable("kernel image is lz4-compressed: needs the lz4 command "
+                          "(apt-get install lz4)")
+    # trailing bytes after the frames: lz4 stops there (and says so); its output stands
+    return _run([exe, "-dcq"], input=blob).stdout
+
+
 def decompress_bzimage(data):
-    """The vmlinux ELF inside a bzImage (x86 boot image with an xz/gzip/zstd payload)."""
+    """The vmlinux ELF inside a bzImage (x86 boot image with an xz/gzip/zstd/lz4
+    payload)."""
     blobs = []
     pl = _payload(data)
     if pl is not None:
@@ -107,6 +124,8 @@ def decompress_bzimage(data):
                             blob[pos:])
                     elif name == "gzip":
                         out = gzip.GzipFile(fileobj=io.BytesIO(blob[pos:])).read()
+                    elif name == "lz4":
+                        out = _unlz4(blob[pos:])
                     else:
                         out = _unzstd(blob[pos:])
                 except (lzma.LZMAError, zlib.error, OSError, EOFError, ValueError):
@@ -116,7 +135,7 @@ def decompress_bzimage(data):
                 if blob is pl:
                     break
                 pos = blob.find(magic, pos + 1)
-    raise Unavailable("no xz/gzip/zstd payload with an ELF found in the kernel image")
+    raise Unavailable("no xz/gzip/zstd/lz4 payload with an ELF found in the kernel image")
 
 
 def _installed_vmlinuz(pkg):

@@ -218,3 +218,56 @@ def test_object_without_relocations(capsys):
     assert main(["check", obj]) == 0
     out = capsys.readouterr().out
     assert "no CO-RE relocations" in out
+
+
+def _fleet(tmp_path):
+    """A directory of six Debian kernels' BTF (6.1 and 6.12: generic, cloud and rt),
+    extracted from the registry's packages at test time (tests/kernels.py), and this
+    host's, as an operator would collect them."""
+    d = tmp_path / "fleet"
+    d.mkdir()
+    for name in kernels.FLEET:          # a kernel that cannot be had skips, saying why
+        os.symlink(kernels.get(name), str(d / (name + ".btf")))
+    if os.path.exists(HOST):
+        os.symlink(HOST, str(d / "host.btf"))
+    return d
+
+
+def test_fleet_directory(tmp_path, capsys):
+    """``bcc-core check OBJ --btf DIR``: one verdict per kernel of the directory, the
+    relocations behind each (failed, poisoned) and a --json form, for both ported tools'
+    objects and for libbpf-tools' own (each kernel's verdict there is libbpf's)."""
+    fleet = _fleet(tmp_path)
+    n = len(os.listdir(str(fleet)))
+    assert n >= 6
+    tools = [os.path.join(ROOT, "tools", t + ".bpf.o") for t in ("opensnoop", "runqslower")]
+    for obj in tools:
+        assert main(["check", obj, "--btf", str(fleet)]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert len([l for l in out if not l.startswith("    ")]) == n, out
+        assert all(" ok " in l for l in out if not l.startswith("    ")), out
+        assert main(["check", obj, "--btf", str(fleet), "--json"]) == 0
+        vs = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+        assert sorted(os.path.basename(v["btf"]) for v in vs) == sorted(os.listdir(str(fleet)))
+        assert all(v["verdict"] != "refused" and v["relocations"] > 0 for v in vs)
+    # runqslower's pre-5.14 task_struct.state read is guarded: poisoned where absent
+    rq = [json.loads(l) for l in _json_lines(main, tools[1], fleet, capsys)]
+    assert all(p["spec"] == "struct task_struct___pre514.state"
+               for v in rq for p in v["poisoned"])
+    from libbpf_tools import extract_objects
+    objs = extract_objects()
+    verdicts = {}
+    for name, obj in sorted(objs.items()):
+        main(["check", obj, "--btf", str(fleet), "--json"])
+        for line in capsys.readouterr().out.splitlines():
+            v = json.loads(line)
+            assert v["verdict"] in ("loads", "refused",
+                                    "loads if the poisoned instructions are not reached")
+            assert (v["verdict"] == "refused") == bool(v["failed"])
+            verdicts[(name, os.path.basename(v["btf"]))] = v["verdict"]
+    assert len(verdicts) == len(objs) * n
+
+
+def _json_lines(main, obj, fleet, capsys):
+    assert main(["check", obj, "--btf", str(fleet), "--json"]) == 0
+    return capsys.readouterr().out.splitlines()

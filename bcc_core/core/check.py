@@ -130,13 +130,28 @@ def _spec_of(local_btf, r):
         return "[%d] + %s" % (r.type_id, r.access)
 
 
+def expand(btf_paths):
+    """The BTF files to check: each path as given, a directory as the files in it
+    (sorted; dot files skipped) -- a fleet's kernels, raw BTF or vmlinux ELF each."""
+    import os
+    out = []
+    for path in btf_paths or [None]:
+        if path is not None and os.path.isdir(path):
+            out += [os.path.join(path, n) for n in sorted(os.listdir(path))
+                    if not n.startswith(".") and os.path.isfile(os.path.join(path, n))]
+        else:
+            out.append(path)
+    return out
+
+
 def run(obj_path, btf_paths=None):
-    """[Report] for the object against each BTF path (None: the running kernel)."""
+    """[Report] for the object against each BTF path (None: the running kernel; a
+    directory: each file in it)."""
     spec = _cache.load_spec(obj_path)
     local = _btf.BTF(spec.btf, where=obj_path + ":.BTF") if spec.btf else None
     has_relos = bool(spec.btf_ext and any(spec.btf_ext.core_relos.values()))
     out = []
-    for path in (btf_paths or [None]):
+    for path in expand(btf_paths):
         label = _label(path)
         target = _btf.kernel_btf(path) if has_relos else None
         out.append(check(spec, local, target, label))
@@ -223,12 +238,54 @@ def print_json(spec, reports, out=None):
             out.write(json.dumps(d, sort_keys=False) + "\n")
 
 
-def main(obj, btf_paths=None, as_json=False, out=None):
-    """Run the check and print it; returns the exit status (1 when a relocation fails)."""
+def verdict(spec, rep):
+    """One kernel's verdict on one object, as data: "loads", "loads if the poisoned
+    instructions are not reached" or "refused", with the relocations behind it."""
+    def where(r):
+        return {"section": r.section, "program": r.program, "insn": r.insn,
+                "kind": r.kind, "spec": r.spec, "why": r.error or r.reason}
+    failed = [where(r) for r in rep.rows if r.error]
+    poisoned = [where(r) for r in rep.rows if r.poisoned and not r.error]
+    v = "refused" if failed else "loads if the poisoned instructions are not reached" \
+        if poisoned else "loads"
+    return {"object": spec.path, "btf": rep.btf, "verdict": v,
+            "relocations": len(rep.rows), "failed": failed, "poisoned": poisoned}
+
+
+def print_summary(spec, reports, out=None, as_json=False):
+    """One verdict per target BTF (``bcc-core check OBJ --btf DIR``)."""
+    w = (out or sys.stdout).write
+    import os
+    for rep in reports:
+        v = verdict(spec, rep)
+        if as_json:
+            w(json.dumps(v) + "\n")
+            continue
+        name = os.path.basename(rep.btf) if rep.btf != _btf.VMLINUX else rep.btf
+        w("%-56s %-8s %d relocations%s%s\n" % (
+            name, "REFUSED" if v["failed"] else "ok", v["relocations"],
+            ", %d poisoned" % len(v["poisoned"]) if v["poisoned"] else "",
+            ", %d failed" % len(v["failed"]) if v["failed"] else ""))
+        for kind, rows in (("FAILED", v["failed"]), ("poisoned", v["poisoned"])):
+            for r in rows:
+                w("    %s %s/%s insn %d %s %s: %s\n" % (kind, r["section"], r["program"],
+                                                     r["insn"], r["kind"], r["spec"],
+                                                     r["why"]))
+
+
+def main(obj, btf_paths=None, as_json=False, out=None, summary=None):
+    """Run the check and print it; returns the exit status (1 when a relocation fails).
+    ``summary`` (the default when a --btf is a directory): one verdict per BTF."""
+    import os
     out = out or sys.stdout
     spec, reports = run(obj, btf_paths)
+    if summary is None:
+        summary = any(p and os.path.isdir(p) for p in btf_paths or ())
     try:
-        (print_json if as_json else print_human)(spec, reports, out)
+        if summary:
+            print_summary(spec, reports, out, as_json)
+        else:
+            (print_json if as_json else print_human)(spec, reports, out)
         out.flush()
     except BrokenPipeError:          # `bcc-core check ... | head`
         import os
