@@ -41,6 +41,11 @@ def cmd_check(args):
                       summary=True if args.summary else False if args.full else None)
 
 
+def cmd_export(args):
+    from . import export
+    return export.main(args.obj, args.port, args.addr)
+
+
 def cmd_usdt(args):
     """tplist -l: the USDT probes of a binary/library or of a process's mappings."""
     from .usdt import USDT
@@ -107,6 +112,12 @@ def main(argv=None):
     p.add_argument("--full", action="store_true",
                    help="every relocation of every target, also for a directory")
     p.set_defaults(fn=cmd_check)
+    p = sub.add_parser("export", help="load an object and publish its maps as Prometheus "
+                       "metrics (needs prometheus_client: pip install 'bcc-core[export]')")
+    p.add_argument("obj")
+    p.add_argument("--port", type=int, default=9435)
+    p.add_argument("--addr", default="127.0.0.1", help="the address to listen on")
+    p.set_defaults(fn=cmd_export)
     p = sub.add_parser("cache", help="show bcc-core's cache directory and size "
                        "($BCC_CORE_CACHE_DIR, $XDG_CACHE_HOME)")
     p.add_argument("--clear", action="store_true", help="remove everything in it")

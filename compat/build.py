@@ -341,6 +341,13 @@ def compile_c(core_text, out_path, cflags=(), btf_path=None, src_dir=None,
     if r is None:
         r = subprocess.run([clang] + base + own + cflags + io, input=text,
                            capture_output=True)
+    if r.returncode and not all(os.path.exists(os.path.join(inc, h))
+                                for h in ("vmlinux.h", "bcc_compat.h")):
+        # the cache's pruning (another process's, bounding the cache) removed the
+        # headers while this compile was starting: written again, compiled again
+        inc = include_dir(btf_path)
+        r = subprocess.run([clang] + _clang_flags(inc) + own + cflags + io, input=text,
+                           capture_output=True)
     if r.returncode:
         try:
             os.unlink(tmp)
