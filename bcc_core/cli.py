@@ -43,7 +43,7 @@ def cmd_check(args):
 
 def cmd_export(args):
     from . import export
-    return export.main(args.obj, args.port, args.addr)
+    return export.main(args.obj, args.port, args.addr, args.args)
 
 
 def cmd_usdt(args):
@@ -112,11 +112,13 @@ def main(argv=None):
     p.add_argument("--full", action="store_true",
                    help="every relocation of every target, also for a directory")
     p.set_defaults(fn=cmd_check)
-    p = sub.add_parser("export", help="load an object and publish its maps as Prometheus "
-                       "metrics (needs prometheus_client: pip install 'bcc-core[export]')")
-    p.add_argument("obj")
+    p = sub.add_parser("export", help="load an object (or run a BCC script) and publish "
+                       "its maps as Prometheus metrics (needs prometheus_client: pip "
+                       "install 'bcc-core[export]')")
     p.add_argument("--port", type=int, default=9435)
     p.add_argument("--addr", default="127.0.0.1", help="the address to listen on")
+    p.add_argument("obj", metavar="OBJECT|SCRIPT")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
     p.set_defaults(fn=cmd_export)
     p = sub.add_parser("cache", help="show bcc-core's cache directory and size "
                        "($BCC_CORE_CACHE_DIR, $XDG_CACHE_HOME)")

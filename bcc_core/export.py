@@ -6,6 +6,7 @@ the maps' BTF says what their keys and values are (``pip install bcc-core[export
     serve(b, port=9435)                       # http://HOST:9435/metrics
 
     bcc-core export --port 9435 tool.bpf.o    # the same, for an object's own programs
+    bcc-core export --port 9435 script.py ARGS   # a BCC script's BPF objects, as it runs
 
 What each map becomes (names ``bpf_<map>[_<field>]``):
 
@@ -227,10 +228,76 @@ def serve(bpf, port=9435, addr="127.0.0.1", histograms=None, labels=None, regist
     return server, thread, registry
 
 
-def main(obj, port=9435, addr="127.0.0.1"):
+class ScriptCollector:
+    """The maps of every BPF object a script creates, while it lives (names
+    ``bpf_<map>``, ``bpf1_<map>`` for a second object...)."""
+
+    def __init__(self):
+        self.objects = []
+
+    def track(self):
+        """From now on, every BPF() made is collected."""
+        import weakref
+        from .bpf import BPF
+        orig = BPF.__init__
+        objects = self.objects
+
+        def __init__(self_, *a, **kw):
+            orig(self_, *a, **kw)
+            objects.append(weakref.ref(self_))
+        BPF.__init__ = __init__
+
+    def collect(self):
+        n = 0
+        for ref in list(self.objects):
+            b = ref()
+            if b is None or b._cleaned or b._obj is None:
+                continue
+            yield from MapCollector(b, prefix="bpf%s" % (n or "")).collect()
+            n += 1
+
+
+def _is_elf(path):
+    with open(path, "rb") as f:
+        return f.read(4) == b"\x7fELF"
+
+
+def run_script(script, argv=(), port=9435, addr="127.0.0.1"):
+    """``bcc-core export SCRIPT [ARGS]``: run a BCC script (Python, as ``python3
+    SCRIPT ARGS``) and serve the maps of the BPF objects it makes while it runs."""
+    import runpy
+    import sys
+    try:
+        from prometheus_client import CollectorRegistry, start_http_server
+    except ImportError:
+        from .errors import NotSupportedError
+        raise NotSupportedError("the Prometheus exporter needs prometheus_client: "
+                                "pip install 'bcc-core[export]'") from None
+    col = ScriptCollector()
+    col.track()
+    registry = CollectorRegistry()
+    registry.register(col)
+    server, _ = start_http_server(port, addr=addr, registry=registry)
+    sys.stderr.write("bcc-core export: %s on http://%s:%d/metrics\n"
+                     % (script, addr, server.server_address[1]))
+    sys.stderr.flush()
+    sys.argv = [script] + list(argv)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+    return 0
+
+
+def main(obj, port=9435, addr="127.0.0.1", argv=()):
     """``bcc-core export OBJECT``: load and attach the object's programs, serve its
-    maps until Ctrl-C or SIGTERM."""
+    maps until Ctrl-C or SIGTERM; ``bcc-core export SCRIPT [ARGS]``: see run_script."""
     import time
+    if not _is_elf(obj):
+        return run_script(obj, argv, port, addr)
     from . import BPF
     from .utils import sigterm_exits
     b = BPF(src_file=obj)

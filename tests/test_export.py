@@ -98,3 +98,55 @@ def test_scrape_while_a_workload_runs():
     assert fams["bpf_stats_count"].type == "counter"
     assert fams["bpf_stats_count"].samples[0].value == n
     assert fams["bpf_stats_last"].type == "gauge"
+
+
+SCRIPT = r'''
+import os, sys, time
+from bcc_core import BPF
+b = BPF(text="""
+BPF_HASH(calls, u32, u64);
+int f(void *ctx) {
+    u32 pid = bpf_get_current_pid_tgid() >> 32;
+    if (pid != %d) return 0;
+    u64 one = 1, *n = calls.lookup(&pid);
+    if (n) __sync_fetch_and_add(n, 1); else calls.update(&pid, &one);
+    return 0;
+}""" % os.getpid())
+b.attach_tracepoint(tp="syscalls:sys_enter_getppid", fn_name="f")
+for _ in range(int(sys.argv[1])):
+    os.getppid()
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[2] + ".stop"):
+    time.sleep(0.05)
+'''
+
+
+def test_export_a_bcc_script(tmp_path):
+    """``bcc-core export --port P SCRIPT ARGS``: the script runs as under python3, and
+    the maps of the BPF object it makes are served while it runs."""
+    import re
+    import subprocess
+    import sys
+    need_root()
+    pytest.importorskip("prometheus_client")
+    script, ready = tmp_path / "tool.py", tmp_path / "ready"
+    script.write_text(SCRIPT)
+    p = subprocess.Popen([sys.executable, "-m", "bcc_core.cli", "export", "--port", "0",
+                          str(script), "123", str(ready)], stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        line = p.stderr.readline()
+        port = int(re.search(r":(\d+)/metrics", line).group(1))
+        for _ in range(600):
+            if ready.exists() or p.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert ready.exists(), p.stderr.read()
+        fams = _scrape(port)
+        (s,) = fams["bpf_calls"].samples
+        assert s.name == "bpf_calls_total" and s.value == 123 and s.labels == {"key": s.labels["key"]}
+        (tmp_path / "ready.stop").write_text("")
+        assert p.wait(30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
