@@ -50,7 +50,19 @@ def _process_binaries(pid):
     except OSError:
         pass
     root = "/proc/%d/root" % pid
+    if _same_mount_ns(pid):
+        # our own view of the files: paths that outlive the process (a tool attaching to
+        # every python process must not fail on one that exits meanwhile), as BCC's
+        return [p if os.path.exists(p) else root + p for p in out]
     return [root + p if os.path.exists(root + p) else p for p in out]
+
+
+def _same_mount_ns(pid):
+    try:
+        a, b = os.stat("/proc/self/ns/mnt"), os.stat("/proc/%d/ns/mnt" % pid)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _merged(probes):
