@@ -65,11 +65,14 @@ class _EventDecoder(object):
         """record_dict(event)
 
         A record event() gave, as event_dict() gives it."""
-        from ..btf.values import ctypes_value, decoder
-        info = getattr(type(rec), "_rec_btf", None)
-        if info is not None:
-            return decoder(*info)(bytes(rec))
-        return ctypes_value(rec)
+        cls = type(rec)
+        dec = self.__dict__.get("_dict_decoders", {}).get(cls)
+        if dec is None:             # once per record class: the per-event path is a call
+            from ..btf.values import ctypes_value, decoder
+            info = getattr(cls, "_rec_btf", None)
+            dec = (lambda r, d=decoder(*info): d(bytes(r))) if info else ctypes_value
+            self.__dict__.setdefault("_dict_decoders", {})[cls] = dec
+        return dec(rec)
 
     def _decoder(self, raw):
         if raw:
